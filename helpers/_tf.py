@@ -1,0 +1,46 @@
+"""Import TensorFlow without its C++ start-up noise.
+
+TensorFlow writes lines such as "oneDNN custom operations are on" and absl's "All log
+messages before absl::InitializeLog()" straight to file descriptor 2 while it loads. Jupyter
+stores them as a cell's stderr, but a kernel under pytest does not capture C-level stderr,
+so a notebook saved with them fails nbval. TF_CPP_MIN_LOG_LEVEL alone does not hide them and
+TF_ENABLE_ONEDNN_OPTS=0 makes training about 2x slower, so we silence fd 2 for the import only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+
+@contextlib.contextmanager
+def _silenced_fd2():
+    """Point file descriptor 2 at /dev/null for the duration, then restore it."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (some embedded interpreters)
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def import_tensorflow():
+    """Return the ``tensorflow`` module, imported quietly (first call ~2-5 s, then free).
+
+    Sets ``TF_CPP_MIN_LOG_LEVEL=2`` (warnings and info off, errors kept) unless the user
+    chose a level, and hides the C++ start-up lines written while the library loads.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _silenced_fd2():
+        import tensorflow as tf
+    return tf

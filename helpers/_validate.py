@@ -1,0 +1,43 @@
+"""Input checks shared by the chapter modules.
+
+Every public function validates its arrays and raises ``ValueError`` with a message that
+names the function, the argument, what was expected and what was received, e.g.
+``dense_forward: x has 3 features but W expects 4 (x (8, 3), W (4, 2))``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FLOATS = (np.float32, np.float64)
+
+
+def as_float_array(a, name: str, func: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """Return ``a`` as a float32/float64 ndarray, checking its number of dimensions.
+
+    Integer and bool inputs are converted to float64; float16 is refused (too coarse for the
+    course's gradient checks). ``ndim`` may be an int or a tuple of allowed ints.
+    """
+    arr = np.asarray(a)
+    if arr.dtype.kind in "biu":
+        arr = arr.astype(np.float64)
+    elif arr.dtype not in FLOATS:
+        raise ValueError(f"{func}: {name} must be float32 or float64, got dtype {arr.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{func}: {name} must be {want}, got shape {arr.shape} ({arr.ndim}-D)")
+    return arr
+
+
+def check_finite(arr: np.ndarray, name: str, func: str) -> None:
+    """Raise ValueError if ``arr`` holds NaN or inf (a silent NaN poisons every gradient)."""
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{func}: {name} contains {bad} NaN or inf value(s) (shape {arr.shape})")
+
+
+def result_dtype(*arrays: np.ndarray):
+    """The float dtype a computation on ``arrays`` should return (float64 if any is)."""
+    return np.result_type(*arrays, np.float32)
