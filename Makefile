@@ -11,6 +11,8 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8888
 # Stop a hung notebook cell after this many seconds (nbval's default is 2000).
 CELL_TIMEOUT ?= 300
+# Jupyter refuses to run as root unless told; containers often run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 NBVAL_FLAGS := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=$(CELL_TIMEOUT)
 
 .PHONY: lab test unit notebooks execute lock clean help
@@ -31,7 +33,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=$(HOST) --ServerApp.port=$(PORT)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=$(HOST) --ServerApp.port=$(PORT) $(ROOT_FLAG)
 
 test: unit notebooks
 
