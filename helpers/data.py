@@ -42,6 +42,7 @@ __all__ = [
     "REGISTRY", "LABELS", "DataFile", "Dataset", "DatasetUnavailableError", "data_dir",
     "fetch", "status", "load_pneumoniamnist", "load_breastmnist", "load_ecg5000",
     "load_ecg_excerpt", "load_mitbih_record", "MitBihRecord", "load_breast_cancer",
+    "load_breast_cancer_splits", "TabularSplits", "copy_to",
 ]
 
 
@@ -366,6 +367,50 @@ def load_breast_cancer() -> tuple[np.ndarray, np.ndarray, list[str]]:
 
     bunch = _sk_load()
     return bunch.data.astype(np.float64), bunch.target.astype(np.int64), [str(n) for n in bunch.feature_names]
+
+
+class TabularSplits(NamedTuple):
+    """Train/validation/test arrays of a tabular dataset, standardised with train statistics.
+
+    X_*: (N_*, D) float64, each feature scaled to mean 0, std 1 on the *training* split (the
+    validation and test splits reuse those statistics: nothing about them leaks into training).
+    y_*: (N_*,) int64. mean, std: (D,) the training statistics; feature_names: D names.
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    feature_names: list[str]
+
+
+def load_breast_cancer_splits(seed: int = 0, val_size: float = 0.2, test_size: float = 0.2) -> TabularSplits:
+    """The Wisconsin table split 60/20/20 (stratified, seeded) and standardised.
+
+    Labels are recoded so that **1 = malignant** (the disease is the positive class, as in
+    a clinical test: sensitivity = share of malignant tumours found); 0 = benign. The same
+    seed gives the same split in every notebook, so models from different chapters are
+    compared on the same test patients.
+    Returns TabularSplits: X_train (341, 30), X_val (114, 30), X_test (114, 30) with the defaults.
+    """
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    if not (0 < val_size < 1 and 0 < test_size < 1 and val_size + test_size < 1):
+        raise ValueError(f"load_breast_cancer_splits: val_size and test_size must be in (0, 1) with a sum "
+                         f"below 1, got {val_size} and {test_size}")
+    X, y_benign, names = load_breast_cancer()
+    y = 1 - y_benign  # 1 = malignant
+    X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test_size, stratify=y, random_state=seed)
+    X_train, X_val, y_train, y_val = train_test_split(
+        X_rest, y_rest, test_size=val_size / (1 - test_size), stratify=y_rest, random_state=seed)
+    scaler = StandardScaler().fit(X_train)
+    return TabularSplits(scaler.transform(X_train), y_train, scaler.transform(X_val), y_val,
+                         scaler.transform(X_test), y_test, scaler.mean_.copy(), scaler.scale_.copy(), names)
 
 
 def copy_to(folder: str | os.PathLike, names: list[str] | None = None) -> Path:

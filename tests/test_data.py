@@ -333,3 +333,26 @@ def test_dataset_files_are_not_committed():
         pytest.skip("not a git checkout")
     names = {f.path.rsplit("/", 1)[-1] for d in data.REGISTRY.values() for f in d.files}
     assert not {Path(t).name for t in tracked} & names
+
+
+def test_breast_cancer_splits_are_stratified_standardised_and_repeatable():
+    s = data.load_breast_cancer_splits(seed=0)
+    assert (s.X_train.shape, s.X_val.shape, s.X_test.shape) == ((341, 30), (114, 30), (114, 30))
+    X, y_benign, _ = data.load_breast_cancer()
+    assert s.y_train.sum() + s.y_val.sum() + s.y_test.sum() == (y_benign == 0).sum()  # 1 = malignant
+    for yy in (s.y_train, s.y_val, s.y_test):
+        assert abs(yy.mean() - 212 / 569) < 0.01  # stratified
+    np.testing.assert_allclose(s.X_train.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(s.X_train.std(axis=0), 1, atol=1e-12)
+    assert np.abs(s.X_test.mean(axis=0)).max() > 1e-3  # test scaled with train statistics, not its own
+    # the rows are the original patients, unscaled back exactly
+    back = s.X_test * s.std + s.mean
+    assert all(np.isclose(X, row).all(axis=1).any() for row in back[:5])
+    again = data.load_breast_cancer_splits(seed=0)
+    np.testing.assert_array_equal(s.X_test, again.X_test)
+    assert not np.array_equal(s.X_test, data.load_breast_cancer_splits(seed=1).X_test)
+
+
+def test_breast_cancer_splits_reject_bad_sizes():
+    with pytest.raises(ValueError, match="sum below 1, got 0.5 and 0.5"):
+        data.load_breast_cancer_splits(val_size=0.5, test_size=0.5)
