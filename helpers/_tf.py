@@ -35,12 +35,15 @@ def _silenced_fd2():
 def import_tensorflow():
     """Return the ``tensorflow`` module, imported quietly (first call ~2-5 s, then free).
 
-    Sets ``TF_CPP_MIN_LOG_LEVEL=2`` (warnings and info off, errors kept) unless the user
-    chose a level, and hides the C++ start-up lines written while the library loads.
+    Sets ``TF_CPP_MIN_LOG_LEVEL=3`` unless the user chose a level, and hides the C++
+    start-up lines written while the library loads. Level 3 also silences C++ "error" lines
+    that are not errors of ours: TensorFlow 2.21 with Keras 3.15 logs "NodeDef mentions
+    attribute use_unbounded_threadpool" on every ``fit``, straight to fd 2. Real failures
+    still reach the notebook as Python exceptions; set the variable to 0 to debug TensorFlow.
     """
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with _silenced_fd2():
         import tensorflow as tf
     return tf
