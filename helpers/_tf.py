@@ -46,4 +46,8 @@ def import_tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with _silenced_fd2():
         import tensorflow as tf
+    # TensorFlow's Python logger warns about tf.function retracing whenever a notebook builds
+    # several small Keras models in a loop (as the course does to compare them): advice for
+    # production code, noise in a lesson. Errors still show.
+    tf.get_logger().setLevel("ERROR")
     return tf
