@@ -41,3 +41,20 @@ def check_finite(arr: np.ndarray, name: str, func: str) -> None:
 def result_dtype(*arrays: np.ndarray):
     """The float dtype a computation on ``arrays`` should return (float64 if any is)."""
     return np.result_type(*arrays, np.float32)
+
+
+def check_cache(func: str, cache, cls, producer: str) -> None:
+    """A backward function's cache must be the one its forward function returned."""
+    if not isinstance(cache, cls):  # ValueError, as every input check of the course (DESIGN.md)
+        raise ValueError(  # noqa: TRY004
+            f"{func}: cache must be the cache returned by {producer}, got {type(cache).__name__}")
+
+
+def upstream_gradient(func: str, name: str, d, shape: tuple, what: str) -> np.ndarray:
+    """An upstream gradient ``d`` must have the shape of the forward output ``what``, finite."""
+    d = as_float_array(d, name, func)
+    if d.shape != shape:
+        raise ValueError(f"{func}: {name} must have the shape of the forward output {what} {shape}, "
+                         f"got {name} {d.shape}")
+    check_finite(d, name, func)
+    return d

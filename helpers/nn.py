@@ -50,7 +50,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from helpers._validate import as_float_array, check_finite, result_dtype
+from helpers._validate import as_float_array, check_cache, check_finite, result_dtype, upstream_gradient
 
 __all__ = [
     "ACTIVATIONS", "MLP", "SGD", "ActivationCache", "Adam", "DenseCache", "MLPCache",
@@ -81,21 +81,6 @@ def _array(a, name: str, func: str, ndim=None) -> np.ndarray:
     arr = as_float_array(a, name, func, ndim=ndim)
     check_finite(arr, name, func)
     return arr
-
-
-def _check_cache(func: str, cache, cls, producer: str) -> None:
-    if not isinstance(cache, cls):  # ValueError, as every input check of the course (DESIGN.md)
-        raise ValueError(  # noqa: TRY004
-            f"{func}: cache must be the cache returned by {producer}, got {type(cache).__name__}")
-
-
-def _upstream(func: str, name: str, d, shape: tuple, what: str) -> np.ndarray:
-    """An upstream gradient that must have the shape of the forward output ``what``."""
-    d = _array(d, name, func)
-    if d.shape != shape:
-        raise ValueError(f"{func}: {name} must have the shape of the forward output {what} {shape}, "
-                         f"got {name} {d.shape}")
-    return d
 
 
 # --------------------------------------------------------------------------------------
@@ -236,9 +221,9 @@ def activation_backward(da, cache):
     da: the shape of a; cache: from :func:`activation_forward`. Returns dz (shape of z).
     """
     func = "activation_backward"
-    _check_cache(func, cache, ActivationCache, "activation_forward")
+    check_cache(func, cache, ActivationCache, "activation_forward")
     name, z, a = cache
-    da = _upstream(func, "da", da, a.shape, "a")
+    da = upstream_gradient(func, "da", da, a.shape, "a")
     da, z, a = (t.astype(result_dtype(da, a), copy=False) for t in (da, z, a))
     with np.errstate(under="ignore"):
         if name == "softmax":
@@ -296,9 +281,9 @@ def dense_backward(dz, cache):
     inputs of dense_forward). In a network, dx = δ^l W^lᵀ is the first factor of (BP2).
     """
     func = "dense_backward"
-    _check_cache(func, cache, DenseCache, "dense_forward")
+    check_cache(func, cache, DenseCache, "dense_forward")
     x, W = cache
-    dz = _upstream(func, "dz", dz, (x.shape[0], W.shape[1]), "z")
+    dz = upstream_gradient(func, "dz", dz, (x.shape[0], W.shape[1]), "z")
     dt = result_dtype(dz, x, W)
     dz, x, W = dz.astype(dt, copy=False), x.astype(dt, copy=False), W.astype(dt, copy=False)
     return dz @ W.T, x.T @ dz, dz.sum(axis=0)
@@ -688,7 +673,7 @@ class MLP:
         :func:`activation_backward`.) Not needed for the cross-entropies on logits, whose
         loss functions return δ^L directly.
         """
-        _check_cache("MLP.output_delta", cache, MLPCache, "MLP.forward")
+        check_cache("MLP.output_delta", cache, MLPCache, "MLP.forward")
         return activation_backward(dC_da, cache.act[-1])
 
     def backward(self, delta_L, cache, return_deltas: bool = False):
@@ -703,9 +688,9 @@ class MLP:
         (Keras' order), and with ``return_deltas=True`` also [δ^1, ..., δ^L].
         """
         func = "MLP.backward"
-        _check_cache(func, cache, MLPCache, "MLP.forward")
+        check_cache(func, cache, MLPCache, "MLP.forward")
         L = self.n_layers
-        delta = _upstream(func, "delta_L", delta_L, cache.z[-1].shape, "z^L")
+        delta = upstream_gradient(func, "delta_L", delta_L, cache.z[-1].shape, "z^L")
         grads, deltas = {}, [None] * L
         for l in range(L, 0, -1):
             deltas[l - 1] = delta

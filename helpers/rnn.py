@@ -53,7 +53,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from helpers._validate import as_float_array, check_finite, result_dtype
+from helpers._validate import as_float_array, check_cache, check_finite, result_dtype, upstream_gradient
 
 __all__ = [
     "rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
@@ -173,21 +173,6 @@ def _state(func: str, name: str, s, N: int, H: int, *, x_name: str, x_shape: tup
     return s
 
 
-def _upstream(func: str, name: str, d, shape: tuple, cache_name: str):
-    d = as_float_array(d, name, func)
-    if d.shape != shape:
-        raise ValueError(f"{func}: {name} must have the shape of the forward output {shape}, "
-                         f"got {name} {d.shape} ({cache_name})")
-    check_finite(d, name, func)
-    return d
-
-
-def _check_cache(func: str, cache, cls, producer: str):
-    if not isinstance(cache, cls):
-        raise ValueError(f"{func}: cache must be the cache returned by {producer}, "
-                         f"got {type(cache).__name__}")
-
-
 def _cast(dt, *arrays):
     return tuple(a.astype(dt, copy=False) for a in arrays)
 
@@ -230,9 +215,9 @@ def rnn_step_backward(dh, cache):
     Returns dx_t (N, D), dh_prev (N, H), dW (D, H), dU (H, H), db (H,).
     """
     func = "rnn_step_backward"
-    _check_cache(func, cache, RNNStepCache, "rnn_step_forward")
+    check_cache(func, cache, RNNStepCache, "rnn_step_forward")
     x_t, h_prev, W, U, h = cache
-    dh = _upstream(func, "dh", dh, h.shape, f"h {h.shape} as (N, H)")
+    dh = upstream_gradient(func, "dh", dh, h.shape, "h")
     dt = result_dtype(dh, h)
     dh, x_t, h_prev, W, U, h = _cast(dt, dh, x_t, h_prev, W, U, h)
     delta = dh * (1.0 - h * h)
@@ -289,9 +274,9 @@ def rnn_backward(dhs, cache):
     Returns dx (N, T, D), dh0 (N, H), dW (D, H), dU (H, H), db (H,).
     """
     func = "rnn_backward"
-    _check_cache(func, cache, RNNCache, "rnn_forward")
+    check_cache(func, cache, RNNCache, "rnn_forward")
     x, h0, W, U, hs = cache
-    dhs = _upstream(func, "dhs", dhs, hs.shape, f"hs {hs.shape} as (N, T, H)")
+    dhs = upstream_gradient(func, "dhs", dhs, hs.shape, "hs")
     dt = result_dtype(dhs, hs)
     dhs, x, h0, W, U, hs = _cast(dt, dhs, x, h0, W, U, hs)
     N, T, H = hs.shape
@@ -364,12 +349,12 @@ def lstm_step_backward(dh, dc, cache):
     Returns dx_t (N, D), dh_prev (N, H), dc_prev (N, H), dW (D, 4H), dU (H, 4H), db (4H,).
     """
     func = "lstm_step_backward"
-    _check_cache(func, cache, LSTMStepCache, "lstm_step_forward")
+    check_cache(func, cache, LSTMStepCache, "lstm_step_forward")
     shape = cache.i.shape
-    dh = _upstream(func, "dh", dh, shape, f"h {shape} as (N, H)")
+    dh = upstream_gradient(func, "dh", dh, shape, "h")
     if dc is None:
         dc = np.zeros(shape, dtype=dh.dtype)
-    dc = _upstream(func, "dc", dc, shape, f"c {shape} as (N, H)")
+    dc = upstream_gradient(func, "dc", dc, shape, "c")
     dt = result_dtype(dh, dc, cache.i)
     dh, dc = _cast(dt, dh, dc)
     cache = LSTMStepCache(*_cast(dt, *cache))
@@ -422,7 +407,7 @@ def lstm_forward(x, h0, c0, W, U, b):
 
 def lstm_final_cell_state(cache) -> np.ndarray:
     """c_T (N, H) from an :func:`lstm_forward` cache: c_T = f ⊙ c_{T-1} + i ⊙ g at t = T."""
-    _check_cache("lstm_final_cell_state", cache, LSTMCache, "lstm_forward")
+    check_cache("lstm_final_cell_state", cache, LSTMCache, "lstm_forward")
     s = cache.steps[-1]
     return s.f * s.c_prev + s.i * s.g
 
@@ -439,17 +424,17 @@ def lstm_backward(dhs, cache, dcT=None):
     Returns dx (N, T, D), dh0 (N, H), dc0 (N, H), dW (D, 4H), dU (H, 4H), db (4H,).
     """
     func = "lstm_backward"
-    _check_cache(func, cache, LSTMCache, "lstm_forward")
+    check_cache(func, cache, LSTMCache, "lstm_forward")
     N, T, D = cache.x_shape
     H = cache.steps[0].i.shape[1]
-    dhs = _upstream(func, "dhs", dhs, (N, T, H), f"hs {(N, T, H)} as (N, T, H)")
+    dhs = upstream_gradient(func, "dhs", dhs, (N, T, H), "hs")
     dt = result_dtype(dhs, cache.steps[0].i) if dcT is None else \
         result_dtype(dhs, as_float_array(dcT, "dcT", func), cache.steps[0].i)
     dhs = dhs.astype(dt, copy=False)
     dx = np.empty((N, T, D), dtype=dt)
     dh_next = np.zeros((N, H), dtype=dt)
     dc_next = np.zeros((N, H), dtype=dt) if dcT is None else \
-        _upstream(func, "dcT", dcT, (N, H), f"c_T {(N, H)} as (N, H)").astype(dt, copy=False)
+        upstream_gradient(func, "dcT", dcT, (N, H), "c_T").astype(dt, copy=False)
     dW = dU = db = 0.0
     for t in reversed(range(T)):
         step = LSTMStepCache(*_cast(dt, *cache.steps[t]))
