@@ -79,15 +79,23 @@ def check_dense_backward(dense_backward) -> Feedback:
     dx = δ Wᵀ (N, D_in), dW = xᵀ δ (D_in, D_out), eq. (BP3), db = Σ_n δ_n (D_out,), eq. (BP4).
     Prints the verdict (never raises) and returns a :class:`Feedback`.
     """
-    name = "dense_backward"
+    cases = []
     for i, shape in enumerate((_SQUARE, _OBLONG)):
         dz, x, W = _dense_case(*shape, seed=101 + i)
-        expected = (dz @ W.T, x.T @ dz, dz.sum(axis=0))
-        fb = check_against(name, dense_backward, (dz, x, W), expected, _dense_mistakes(dz, x, W), show=False)
+        cases.append(((dz, x, W), (dz @ W.T, x.T @ dz, dz.sum(axis=0)), _dense_mistakes(dz, x, W),
+                      f"W but not for W of shape {W.shape} (x {x.shape}, dz {dz.shape})"))
+    return _square_then_oblong("dense_backward", dense_backward, cases)
+
+
+def _square_then_oblong(name: str, student, cases) -> Feedback:
+    """Check on a square layer first (a missing transpose gives wrong values, not a crash),
+    then on a non-square one. cases: [(args, expected, mistakes, what the 2nd case is)].
+    Prints the verdict (never raises) and returns it."""
+    for i, (args, expected, mistakes, oblong) in enumerate(cases):
+        fb = check_against(name, student, args, expected, mistakes, show=False)
         if not fb:
             if i == 1:  # right on the square layer: say that only the shapes tell it apart
-                fb = Feedback(name, False, f"right for a square W but not for W of shape {W.shape} "
-                                           f"(x {x.shape}, dz {dz.shape}): {fb.message}")
+                fb = Feedback(name, False, f"right for a square {oblong}: {fb.message}")
             break
     print(fb)
     return fb
@@ -110,7 +118,7 @@ def check_hidden_delta(hidden_delta) -> Feedback:
     answer must be δ^l = (δ^{l+1} W^{l+1}ᵀ) ⊙ relu'(z^l), eq. (BP2), shape (N, H_l).
     Prints the verdict (never raises) and returns a :class:`Feedback`.
     """
-    name = "hidden_delta"
+    cases = []
     for i, shape in enumerate(((4, 3, 3), (5, 4, 2))):
         delta_next, W_next, z = args = _delta_case(*shape, seed=201 + i)
         back = delta_next @ W_next.T
@@ -125,11 +133,7 @@ def check_hidden_delta(hidden_delta) -> Feedback:
         if W_next.shape[0] == W_next.shape[1]:  # only computable (and only silent) for a square W_next
             mistakes["W^{l+1} is not transposed: z^{l+1} = a^l W^{l+1} + b, so the gradient goes back "
                      "through W^{l+1}ᵀ, eq. (BP2)"] = (delta_next @ W_next) * nn.relu_derivative(z)
-        fb = check_against(name, hidden_delta, args, back * nn.relu_derivative(z), mistakes, show=False)
-        if not fb:
-            if i == 1:  # right on the square layer: say that only the shapes tell it apart
-                fb = Feedback(name, False, f"right for a square W_next but not for W_next of shape {W_next.shape} "
-                                           f"(delta_next {delta_next.shape}, z {z.shape}): {fb.message}")
-            break
-    print(fb)
-    return fb
+        cases.append((args, back * nn.relu_derivative(z), mistakes,
+                      f"W_next but not for W_next of shape {W_next.shape} "
+                      f"(delta_next {delta_next.shape}, z {z.shape})"))
+    return _square_then_oblong("hidden_delta", hidden_delta, cases)
