@@ -40,7 +40,7 @@ def set_seed(seed: int = 0, *, tensorflow: bool | None = None) -> None:
     # Child processes (data workers, a kernel started from here) inherit a fixed hash seed.
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 -- on purpose: the global generator that np.random.* calls use
     if tensorflow is False:
         return
     if tensorflow is None:

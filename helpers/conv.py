@@ -59,7 +59,10 @@ TensorFlow's CPU rule); the avg-pool gradient is spread evenly, dout / count, ov
 
 Every function works in float32 and float64 (float32 in, float32 out; float64 if any input
 is float64). Inputs are validated and a ``ValueError`` names the function, the argument and
-the expected and received shapes.
+the expected and received shapes. An input or upstream gradient holding NaN or inf raises a
+``ValueError`` that names it, except in :func:`im2col` and :func:`col2im`, which only move
+and add numbers: there a NaN or inf is copied like any other value (as
+``tf.image.extract_patches`` does).
 """
 
 from __future__ import annotations
@@ -196,7 +199,7 @@ def _check_conv(func, x, w, b, stride, padding):
 
 
 def _check_dout(func, dout, expected_shape):
-    dout = as_float_array(dout, "dout", func, ndim=4)
+    dout = as_float_array(dout, "dout", func)   # no ndim check: the shape check below names both shapes
     if dout.shape != tuple(expected_shape):
         raise ValueError(f"{func}: dout has shape {dout.shape} but the forward output had shape "
                          f"{tuple(expected_shape)}")
@@ -329,7 +332,9 @@ def im2col(x, kernel_size, stride=1, padding="valid"):
 
     x (N, H, W, C), kernel_size int or (KH, KW) -> cols (N·Ho·Wo, KH·KW·C), with
     cols[(n·Ho + i)·Wo + j, (p·KW + q)·C + c] = x_pad[n, i·SH + p, j·SW + q, c],
-    so that eq. (conv) is the matrix product ``cols @ w.reshape(KH·KW·C, F) + b``.
+    so that eq. (conv) is the matrix product ``cols @ w.reshape(KH·KW·C, F) + b``. The same
+    numbers as ``tf.image.extract_patches`` reshaped to (N·Ho·Wo, KH·KW·C). A pure copy: NaN
+    and inf are not refused but copied into every window that contains them.
     """
     func = "im2col"
     x = as_float_array(x, "x", func, ndim=4)
@@ -346,7 +351,8 @@ def col2im(dcols, x_shape, kernel_size, stride=1, padding="valid"):
 
     dcols (N·Ho·Wo, KH·KW·C), x_shape (N, H, W, C) -> dx (N, H, W, C), with
     dx_pad[n, i·SH + p, j·SW + q, c] += dcols[(n·Ho + i)·Wo + j, (p·KW + q)·C + c]
-    (overlapping windows add up) and the padding cut off.
+    (overlapping windows add up) and the padding cut off. NaN and inf are not refused: they
+    reach every entry of dx whose windows they are added onto (and only those).
     """
     func = "col2im"
     dcols = as_float_array(dcols, "dcols", func, ndim=2)

@@ -23,8 +23,8 @@ Always check in float64: float32 has ~7 significant digits, too few for (1).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

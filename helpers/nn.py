@@ -35,7 +35,9 @@ Functions come in forward/backward pairs as in the other chapters: ``out, cache 
 inputs. Everything is vectorised over the batch and works in float32 and float64 (float32
 in, float32 out; float64 if any input is float64; targets take the dtype of the
 predictions). Inputs are validated and a ``ValueError`` names the function, the argument and
-the expected and received shapes.
+the expected and received shapes. NaN or inf in any input, target, upstream gradient or
+optimiser gradient raises a ``ValueError`` naming the argument (a silent NaN would poison
+every later gradient).
 
 Stability: no function overflows or warns for logits as large as |z| ~ 1e3. Where an
 exponential can only *underflow* (e^{-1000} rounds to 0, which is the right answer) the
@@ -155,9 +157,16 @@ def softmax(z):
     Shifting by the row maximum m changes nothing (the factor e^{-m} cancels) and makes every
     exponent ≤ 0, so nothing overflows: softmax(z) = softmax(z − m).
     """
-    z = _array(z, "z", "softmax")
-    if z.ndim == 0:
-        raise ValueError(f"softmax: z must have at least 1 dimension (classes on the last axis), got shape {z.shape}")
+    return _softmax(z, "softmax")
+
+
+@_quiet_underflow
+def _softmax(z, func: str) -> np.ndarray:
+    """The softmax of :func:`softmax`, with errors that name ``func``, the public caller."""
+    z = _array(z, "z", func)
+    if z.ndim == 0 or z.shape[-1] == 0:
+        raise ValueError(f"{func}: z must have at least 1 dimension and at least 1 class on the last axis, "
+                         f"got shape {z.shape}")
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
@@ -169,7 +178,7 @@ def softmax_jacobian(z):
     z (..., K) -> J (..., K, K), J = diag(s) − s sᵀ (symmetric). Softmax is not elementwise,
     so (BP1) and (BP2) use δ = da J (see :func:`activation_backward`) instead of da ⊙ f'(z).
     """
-    s = softmax(z)
+    s = _softmax(z, "softmax_jacobian")
     return s[..., :, None] * np.eye(s.shape[-1], dtype=s.dtype) - s[..., :, None] * s[..., None, :]
 
 
@@ -208,7 +217,7 @@ def activation_forward(z, activation: str):
     func = "activation_forward"
     name = _activation_name(activation, func)
     z = _array(z, "z", func)
-    a = softmax(z) if name == "softmax" else ACTIVATIONS[name][0](z)
+    a = _softmax(z, func) if name == "softmax" else ACTIVATIONS[name][0](z)
     return a, ActivationCache(name, z, a)
 
 
@@ -345,7 +354,8 @@ def _class_labels(func: str, y, N: int, K: int) -> np.ndarray:
         raise ValueError(f"{func}: y must be integer class labels of shape (N,) = ({N},), "
                          f"got y {y.shape} for logits ({N}, {K})")
     if y.dtype.kind == "f":
-        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+        check_finite(y, "y", func)
+        if np.any(y != np.round(y)):
             raise ValueError(f"{func}: y must hold whole-number class labels 0..{K - 1}, got non-integer values")
     elif y.dtype.kind not in "iub":
         raise ValueError(f"{func}: y must hold integer class labels, got dtype {y.dtype}")
@@ -373,8 +383,9 @@ def softmax_cross_entropy_with_logits(logits, y):
     if z.ndim != 2:
         raise ValueError(f"{func}: logits must be 2-D (N, K), got logits {z.shape} (y {np.shape(y)})")
     N, K = z.shape
-    if N == 0:
-        raise ValueError(f"{func}: logits is empty (shape {z.shape}); a loss needs at least one example")
+    if N == 0 or K == 0:
+        raise ValueError(f"{func}: logits is empty (shape {z.shape}); a loss needs at least one example "
+                         f"and one class")
     labels = _class_labels(func, y, N, K)
     rows = np.arange(N)
     m = z.max(axis=1, keepdims=True)
@@ -442,12 +453,17 @@ _INITS = {"he": he_init, "xavier": xavier_init}
 # --------------------------------------------------------------------------------------
 
 def _check_step(cls: str, params: dict, grads: dict) -> None:
+    """Every parameter has a finite gradient of its shape, checked before any parameter moves,
+    so that a refused step leaves the model (and the optimiser's state) as it was."""
     for name, p in params.items():
         if name not in grads:
             raise ValueError(f"{cls}.step: no gradient for parameter {name!r}")
         if np.shape(grads[name]) != p.shape:
             raise ValueError(f"{cls}.step: gradient of {name!r} has shape {np.shape(grads[name])} "
                              f"but {name} has shape {p.shape}")
+        g = np.asarray(grads[name])
+        if g.dtype.kind in "fc":   # a NaN step would silently turn every parameter into NaN
+            check_finite(g, f"grads[{name!r}]", f"{cls}.step")
 
 
 class SGD:
@@ -457,7 +473,8 @@ class SGD:
         v ← μ v − η g,    θ ← θ + v                   (with momentum μ)
 
     ``step(params, grads)`` updates every array of ``params`` (name -> array) in place with
-    the gradient of the same name.
+    the gradient of the same name. A missing gradient, one of the wrong shape, or one holding
+    NaN or inf raises ValueError before any parameter changes.
     """
 
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0):
@@ -494,7 +511,8 @@ class Adam:
 
     which is the paper's Algorithm 1 written in the efficient form of its Section 2 (the same
     as m̂ = m / (1 − β1^t), v̂ = v / (1 − β2^t), θ ← θ − η m̂ / (√v̂ + ε̂)). t counts the steps.
-    ``step(params, grads)`` updates every array of ``params`` in place.
+    ``step(params, grads)`` updates every array of ``params`` in place; a missing, misshapen or
+    non-finite (NaN, inf) gradient raises ValueError before any parameter or moment changes.
     """
 
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,

@@ -7,7 +7,7 @@ matplotlib is imported inside the functions: ``import helpers`` stays light.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -106,7 +106,7 @@ def plot_class_balance(counts: dict[str, dict[str, int]], title: str | None = No
         raise ValueError("plot_class_balance: counts is empty")
     fig, ax = plt.subplots(figsize=(10, 0.7 * len(counts) + 1.2))
     cmap = plt.get_cmap("tab10")
-    for row, (dataset, per_class) in enumerate(counts.items()):
+    for row, per_class in enumerate(counts.values()):
         total = sum(per_class.values())
         left = 0.0
         for k, (name, n) in enumerate(per_class.items()):

@@ -44,7 +44,9 @@ Functions come in forward/backward pairs as in the other chapters: ``out, cache 
 *_forward(...)`` then ``grads = *_backward(dout, cache)``, gradients in the order of the
 inputs. All of them are vectorised over the batch and work in float32 and float64 (float32
 in, float32 out; float64 if any input is float64). Inputs are validated and a ``ValueError``
-names the function, the argument, and the expected and received shapes.
+names the function, the argument, and the expected and received shapes. NaN or inf in any
+input, state or upstream gradient raises a ``ValueError`` naming the argument; the one
+exception is :func:`clip_by_global_norm`, which returns NaN as ``tf.clip_by_global_norm`` does.
 """
 
 from __future__ import annotations

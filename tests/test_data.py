@@ -22,7 +22,6 @@ import pytest
 
 from helpers import data
 
-
 # --------------------------------------------------------------------------- fixtures
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -559,8 +559,8 @@ def test_mlp_validation_errors(rng):
     with pytest.raises(ValueError, match=r"MLP.forward: x must have shape \(N, 3\), got x \(5, 2\) \(W1 \(3, 4\)\)"):
         mlp.forward(np.zeros((5, 2)))
     _, cache = mlp.forward(np.zeros((5, 3)))
-    with pytest.raises(ValueError, match=r"MLP.backward: delta_L must have the shape of the forward output z\^L \(5, 1\), "
-                                         r"got delta_L \(5,\)"):
+    with pytest.raises(ValueError, match=r"MLP.backward: delta_L must have the shape of the forward output "
+                                         r"z\^L \(5, 1\), got delta_L \(5,\)"):
         mlp.backward(np.zeros(5), cache)
     with pytest.raises(ValueError, match=r"y must have one row per example of x, got y \(4,\) and x \(5, 3\)"):
         mlp.fit(np.zeros((5, 3)), np.zeros(4))

@@ -13,8 +13,9 @@ gets "not implemented yet" feedback instead of crashing the notebook.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -87,5 +88,6 @@ def _evaluate(exercise, student, args, expected, mistakes, rtol, atol) -> Feedba
         if not _same(o, e, rtol, atol):
             i = np.unravel_index(int(np.argmax(np.abs(o - e))), e.shape) if e.size else ()
             return Feedback(exercise, False, f"{where} differs from the reference; largest difference at index "
-                                             f"{tuple(int(j) for j in i)}: yours {float(o[i]):.6g}, expected {float(e[i]):.6g}")
+                                             f"{tuple(int(j) for j in i)}: yours {float(o[i]):.6g}, "
+                                             f"expected {float(e[i]):.6g}")
     return Feedback(exercise, False, "wrong answer")  # unreachable in practice
