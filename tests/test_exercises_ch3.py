@@ -43,7 +43,8 @@ def test_rnn_step_reference_helper_is_right(capsys):
     (lambda x_t, h_prev, W, U, b: np.tanh(x_t @ W + b), "the recurrent term h_{t-1} U is missing"),
     (lambda x_t, h_prev, W, U, b: x_t @ W + h_prev @ U + b, "the activation is missing"),
     (lambda x_t, h_prev, W, U, b: 1 / (1 + np.exp(-(x_t @ W + h_prev @ U + b))), "sigmoid is used instead of tanh"),
-    (lambda x_t, h_prev, W, U, b: np.tanh(x_t @ W + h_prev @ U + b)[:, :3], "the result has shape (2, 3), expected (2, 4)"),
+    (lambda x_t, h_prev, W, U, b: np.tanh(x_t @ W + h_prev @ U + b)[:, :3],
+     "the result has shape (2, 3), expected (2, 4)"),
     (lambda x_t, h_prev, W, U, b: np.tanh(x_t @ U + h_prev @ W + b), "your code raised ValueError"),
 ])
 def test_rnn_step_wrong_answers_are_named(wrong, phrase):

@@ -9,7 +9,7 @@ and from each other (D != H, a non-symmetric U, an upstream gradient on every ti
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
