@@ -47,3 +47,14 @@ def shared_data_dir() -> Path:
     if os.environ.get("CI"):
         pytest.fail(message)  # in CI a skipped data test would hide a broken set-up
     pytest.skip(message)
+
+
+@pytest.fixture
+def empty_data_dir(tmp_path, monkeypatch) -> Path:
+    """An empty, writable DL4HEALTH_DATA_DIR (not yet created) with downloads allowed."""
+    from helpers import data
+
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(data.ENV_DATA_DIR, str(folder))
+    monkeypatch.delenv(data.ENV_OFFLINE, raising=False)
+    return folder

@@ -53,15 +53,6 @@ def http_root(tmp_path):
 
 
 @pytest.fixture
-def empty_data_dir(tmp_path, monkeypatch):
-    """An empty, writable DL4HEALTH_DATA_DIR with downloads allowed."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(data.ENV_DATA_DIR, str(folder))
-    monkeypatch.delenv(data.ENV_OFFLINE, raising=False)
-    return folder
-
-
-@pytest.fixture
 def official_data(shared_data_dir, monkeypatch):
     """Point the loader at the verified copies, downloads off."""
     monkeypatch.setenv(data.ENV_DATA_DIR, str(shared_data_dir))

@@ -85,15 +85,6 @@ def server():
         s.httpd.server_close()
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """An empty, writable DL4HEALTH_DATA_DIR with downloads allowed."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(data.ENV_DATA_DIR, str(folder))
-    monkeypatch.delenv(data.ENV_OFFLINE, raising=False)
-    return folder
-
-
 def everything_in(folder: Path) -> list[str]:
     """Every file and folder under ``folder``, hidden ones included (temporary files are)."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
@@ -105,7 +96,7 @@ def assert_verified(path: Path, known_hash: str):
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.5, 0.999], ids=["headers-only", "half", "all-but-the-end"])
-def test_interrupted_download_leaves_nothing_and_the_retry_succeeds(server, cache, shared_data_dir,
+def test_interrupted_download_leaves_nothing_and_the_retry_succeeds(server, empty_data_dir, shared_data_dir,
                                                                     monkeypatch, fraction):
     good = (shared_data_dir / "breastmnist.npz").read_bytes()
     server.serve(monkeypatch, "breastmnist", {"breastmnist.npz": good})
@@ -116,42 +107,42 @@ def test_interrupted_download_leaves_nothing_and_the_retry_succeeds(server, cach
     assert server.log == [("breastmnist.npz", int(len(good) * fraction), len(good))]  # the fault happened
     msg = str(err.value)
     for needed in ["breastmnist", f"{server.url}/breastmnist.npz", "missing", "download failed",
-                   str(cache), "DL4HEALTH_DATA_DIR"]:
+                   str(empty_data_dir), "DL4HEALTH_DATA_DIR"]:
         assert needed in msg, f"{needed!r} not in:\n{msg}"
-    assert everything_in(cache) == [], "an interrupted download left files behind"
+    assert everything_in(empty_data_dir) == [], "an interrupted download left files behind"
     assert data.status()["breastmnist"] == "missing"
 
     del server.cut["breastmnist.npz"]                  # the network is back
     x, y = data.load_breastmnist("test")
     assert x.shape == (156, 28, 28, 1) and y.shape == (156,)
-    assert everything_in(cache) == ["breastmnist.npz"]  # the final file and no temporary one
-    assert_verified(cache / "breastmnist.npz", data.REGISTRY["breastmnist"].files[0].known_hash)
-    assert (cache / "breastmnist.npz").read_bytes() == good
+    assert everything_in(empty_data_dir) == ["breastmnist.npz"]  # the final file and no temporary one
+    assert_verified(empty_data_dir / "breastmnist.npz", data.REGISTRY["breastmnist"].files[0].known_hash)
+    assert (empty_data_dir / "breastmnist.npz").read_bytes() == good
     assert [entry[1] for entry in server.log] == [int(len(good) * fraction), len(good)]
 
 
-def test_interrupted_download_never_touches_an_older_copy(server, cache, shared_data_dir, monkeypatch):
+def test_interrupted_download_never_touches_an_older_copy(server, empty_data_dir, shared_data_dir, monkeypatch):
     """A corrupt copy is replaced only by a verified download, never by half of one."""
     good = (shared_data_dir / "breastmnist.npz").read_bytes()
     server.serve(monkeypatch, "breastmnist", {"breastmnist.npz": good})
     server.cut["breastmnist.npz"] = 0.5
-    cache.mkdir()
+    empty_data_dir.mkdir()
     old = good[:1000] + b"damaged" + good[1007:]
-    (cache / "breastmnist.npz").write_bytes(old)
+    (empty_data_dir / "breastmnist.npz").write_bytes(old)
 
     with pytest.raises(data.DatasetUnavailableError, match=r"(?s)present but corrupt.*download failed"):
         data.load_breastmnist()
-    assert everything_in(cache) == ["breastmnist.npz"]
-    assert (cache / "breastmnist.npz").read_bytes() == old
+    assert everything_in(empty_data_dir) == ["breastmnist.npz"]
+    assert (empty_data_dir / "breastmnist.npz").read_bytes() == old
     assert data.status()["breastmnist"] == "corrupt"
 
     del server.cut["breastmnist.npz"]
     data.load_breastmnist()
-    assert everything_in(cache) == ["breastmnist.npz"]
-    assert_verified(cache / "breastmnist.npz", data.REGISTRY["breastmnist"].files[0].known_hash)
+    assert everything_in(empty_data_dir) == ["breastmnist.npz"]
+    assert_verified(empty_data_dir / "breastmnist.npz", data.REGISTRY["breastmnist"].files[0].known_hash)
 
 
-def test_interrupted_file_of_a_multi_file_dataset(server, cache, shared_data_dir, monkeypatch):
+def test_interrupted_file_of_a_multi_file_dataset(server, empty_data_dir, shared_data_dir, monkeypatch):
     """MIT-BIH record 100 is three files: the ones verified before the fault are kept (they are
     complete), the interrupted one leaves nothing, and the retry fetches only what is missing."""
     files = {name: (shared_data_dir / "mitdb" / name).read_bytes() for name in ("100.dat", "100.hea", "100.atr")}
@@ -160,18 +151,18 @@ def test_interrupted_file_of_a_multi_file_dataset(server, cache, shared_data_dir
 
     with pytest.raises(data.DatasetUnavailableError, match=r"(?s)'mitdb/100\.hea'.*download failed"):
         data.fetch("mitbih_100")
-    assert everything_in(cache) == ["mitdb", "mitdb/100.dat"]
-    assert_verified(cache / "mitdb" / "100.dat", data.REGISTRY["mitbih_100"].files[0].known_hash)
+    assert everything_in(empty_data_dir) == ["mitdb", "mitdb/100.dat"]
+    assert_verified(empty_data_dir / "mitdb" / "100.dat", data.REGISTRY["mitbih_100"].files[0].known_hash)
 
     del server.cut["100.hea"]
     paths = data.fetch("mitbih_100")
-    assert everything_in(cache) == ["mitdb", "mitdb/100.atr", "mitdb/100.dat", "mitdb/100.hea"]
+    assert everything_in(empty_data_dir) == ["mitdb", "mitdb/100.atr", "mitdb/100.dat", "mitdb/100.hea"]
     for f in data.REGISTRY["mitbih_100"].files:
         assert_verified(paths[f.path], f.known_hash)
     assert [name for name, *_ in server.log] == ["100.dat", "100.hea", "100.hea", "100.atr"]
 
 
-def test_interrupted_zip_download_leaves_no_scratch_folder(server, cache, shared_data_dir, monkeypatch):
+def test_interrupted_zip_download_leaves_no_scratch_folder(server, empty_data_dir, shared_data_dir, monkeypatch):
     """ECG5000 comes inside a zip: a cut archive leaves neither the zip, nor its scratch folder,
     nor a member file."""
     member = (shared_data_dir / "ECG5000_TRAIN.txt").read_bytes()
@@ -184,10 +175,10 @@ def test_interrupted_zip_download_leaves_no_scratch_folder(server, cache, shared
 
     with pytest.raises(data.DatasetUnavailableError, match=r"(?s)ecg5000.*download failed"):
         data.load_ecg5000()
-    assert everything_in(cache) == []
+    assert everything_in(empty_data_dir) == []
 
     del server.cut["ECG5000.zip"]
     x, y = data.load_ecg5000()
     assert x.shape == (500, 140, 1) and y.shape == (500,)
-    assert everything_in(cache) == ["ECG5000_TRAIN.txt"]
-    assert_verified(cache / "ECG5000_TRAIN.txt", data.REGISTRY["ecg5000"].files[0].known_hash)
+    assert everything_in(empty_data_dir) == ["ECG5000_TRAIN.txt"]
+    assert_verified(empty_data_dir / "ECG5000_TRAIN.txt", data.REGISTRY["ecg5000"].files[0].known_hash)

@@ -195,24 +195,23 @@ def test_conv2d_loop_mistakes_are_distinct():
 # notebook 03: max_pool_backward
 # --------------------------------------------------------------------------------------
 
-def max_pool_backward_right(x, dout):
+def _route_each_window(x, dout, pick):
+    # 2x2 windows, stride 2: dout[i, j] goes to the entry of window (i, j) that `pick` selects
     dx = np.zeros_like(x)
     for i in range(dout.shape[0]):
         for j in range(dout.shape[1]):
             window = x[2 * i:2 * i + 2, 2 * j:2 * j + 2]
-            p, q = np.unravel_index(np.argmax(window), window.shape)
+            p, q = np.unravel_index(pick(window), window.shape)
             dx[2 * i + p, 2 * j + q] = dout[i, j]
     return dx
+
+
+def max_pool_backward_right(x, dout):
+    return _route_each_window(x, dout, np.argmax)
 
 
 def _to_min(x, dout):
-    dx = np.zeros_like(x)
-    for i in range(dout.shape[0]):
-        for j in range(dout.shape[1]):
-            window = x[2 * i:2 * i + 2, 2 * j:2 * j + 2]
-            p, q = np.unravel_index(np.argmin(window), window.shape)
-            dx[2 * i + p, 2 * j + q] = dout[i, j]
-    return dx
+    return _route_each_window(x, dout, np.argmin)
 
 
 def _even_only(x, dout):
