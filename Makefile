@@ -31,7 +31,7 @@ help:
 	@echo "make notebooks-1thread  the same with 1 thread (outputs must not change)"
 	@echo "make bench  time helpers.conv, then every notebook (wall time, peak RAM, budgets)"
 	@echo "make execute  re-run every notebook and store its outputs (the tests' expectations)"
-	@echo "make student  write student copies (solutions replaced by stubs) to build/student/"
+	@echo "make student  write student copies (solutions replaced by stubs) to build/student/ [BINDER_REF=student]"
 	@echo "make lock   re-make requirements.lock from pyproject.toml (needs the internet)"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -68,7 +68,7 @@ execute: $(STAMP)
 	$(THREADS_2) $(PY) tools/execute_notebooks.py notebooks/*.ipynb
 
 student: $(STAMP)
-	$(PY) -m helpers.student --out build/student
+	$(PY) -m helpers.student --out build/student $(if $(BINDER_REF),--binder-ref $(BINDER_REF))
 
 lock:
 	uv pip compile pyproject.toml --extra test --universal --python-version 3.11 \

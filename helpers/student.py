@@ -54,6 +54,8 @@ TEXT_STUB = ("YOUR ANSWER HERE",)
 _MARKER_LIKE = re.compile(r"#+\s*(BEGIN|END)\s+SOLUTION\b")
 _FENCE = re.compile(r"(```|~~~)")
 _CHECK_CALL = re.compile(r"\bcheck_\w+\(")  # a cell that calls an exercise check
+# The git ref of a Binder link: https://mybinder.org/v2/gh/OWNER/REPO/<REF>?urlpath=...
+_BINDER_REF = re.compile(r"(https://mybinder\.org/v2/gh/[^/\s()]+/[^/\s()]+/)[^?\s()]+")
 
 
 def _regions(lines: list[str], *, skip_fences: bool) -> list[tuple[int, int, str]]:
@@ -125,7 +127,7 @@ def strip_solutions(source: str, *, markdown: bool = False) -> str:
     return "\n".join(out)
 
 
-def make_student_copy(nb, name: str = "notebook"):
+def make_student_copy(nb, name: str = "notebook", binder_ref: str | None = None):
     """A student copy of the notebook ``nb`` (an nbformat NotebookNode; ``nb`` is not changed).
 
     Code and markdown cells with solution blocks get the stub (see :func:`strip_solutions`);
@@ -133,14 +135,21 @@ def make_student_copy(nb, name: str = "notebook"):
     (``check_...(``), lose their outputs and execution count. Every other cell, and
     the notebook's metadata, are kept as they are.
     name: used in error messages, e.g. the notebook's path.
+    binder_ref: if given, the git branch or tag that the Binder links in markdown cells open
+        instead of theirs (``HEAD`` of the course, which has the solutions), e.g. ``"student"``
+        for copies published on a ``student`` branch.
     Raises ValueError naming the notebook and the cell index for malformed markers.
     """
     if not hasattr(nb, "cells"):
         raise ValueError(f"make_student_copy: expected an nbformat notebook, got {type(nb).__name__}")
+    if binder_ref is not None and not re.fullmatch(r"[\w./-]+", binder_ref):
+        raise ValueError(f"make_student_copy: binder_ref must be a git branch or tag name, got {binder_ref!r}")
     student = copy.deepcopy(nb)
     for index, cell in enumerate(student.cells):
         if cell.cell_type not in ("code", "markdown"):
             continue  # raw cells are passed through
+        if binder_ref is not None and cell.cell_type == "markdown":
+            cell.source = _BINDER_REF.sub(lambda m: m.group(1) + binder_ref, cell.source)
         try:
             new = strip_solutions(cell.source, markdown=cell.cell_type == "markdown")
         except ValueError as err:
@@ -170,9 +179,10 @@ def _solution_blocks(nb, name: str) -> int:
     return total
 
 
-def write_student_copies(paths, out: str | Path) -> list[tuple[Path, Path, int]]:
+def write_student_copies(paths, out: str | Path, binder_ref: str | None = None) -> list[tuple[Path, Path, int]]:
     """Write the student copy of each notebook in ``paths`` into the folder ``out``.
 
+    binder_ref: see :func:`make_student_copy`.
     Returns [(source, copy, number of solution blocks replaced)]. Every notebook is read and
     converted before anything is written, so a malformed one leaves ``out`` untouched.
     Raises ValueError if ``out`` is a folder the notebooks come from (the solutions would be
@@ -188,7 +198,7 @@ def write_student_copies(paths, out: str | Path) -> list[tuple[Path, Path, int]]
     for p in paths:
         nb = nbformat.read(p, as_version=4)
         blocks = _solution_blocks(nb, str(p))
-        student = make_student_copy(nb, str(p))
+        student = make_student_copy(nb, str(p), binder_ref)
         nbformat.validate(student)
         copies.append((p, out / p.name, blocks, student))
     out.mkdir(parents=True, exist_ok=True)
@@ -206,6 +216,9 @@ def main(argv=None) -> int:
                         help="notebooks to convert (default: notebooks/*.ipynb)")
     parser.add_argument("--out", type=Path, default=Path("build/student"),
                         help="folder for the copies (default: build/student)")
+    parser.add_argument("--binder-ref", metavar="REF",
+                        help="make the copies' Binder links open this branch or tag (e.g. student) "
+                             "instead of the course's HEAD, which has the solutions")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted(Path("notebooks").glob("*.ipynb"))
     if not paths:
@@ -214,7 +227,7 @@ def main(argv=None) -> int:
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
     try:
-        written = write_student_copies(paths, args.out)
+        written = write_student_copies(paths, args.out, args.binder_ref)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

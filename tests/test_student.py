@@ -400,5 +400,23 @@ def test_cli_names_a_missing_notebook(tmp_path):
 
 def test_make_student_target():
     makefile = (ROOT / "Makefile").read_text()
-    assert "\nstudent: $(STAMP)\n\t$(PY) -m helpers.student --out build/student\n" in makefile
+    assert "\nstudent: $(STAMP)\n\t$(PY) -m helpers.student --out build/student " in makefile
+    assert "--binder-ref $(BINDER_REF)" in makefile
     assert "build/" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_binder_ref_points_the_copies_badges_at_the_student_branch(tmp_path):
+    path = ROOT / "notebooks" / "01_dense_backprop.ipynb"
+    assert student.main(["--out", str(tmp_path), "--binder-ref", "student", str(path)]) == 0
+    text = "".join(c.source for c in _read(tmp_path / path.name).cells if c.cell_type == "markdown")
+    badge = "https://mybinder.org/v2/gh/dl4health/dl4health/student?urlpath=lab/tree/notebooks/01_dense_backprop.ipynb"
+    assert badge in text
+    assert "/HEAD?" not in text
+    # without the option, the badge is left as it is
+    plain = make_student_copy(_read(path))
+    assert "dl4health/dl4health/HEAD?urlpath=lab/tree/notebooks/01_dense_backprop.ipynb" in plain.cells[0].source
+
+
+def test_binder_ref_must_be_a_ref_name():
+    with pytest.raises(ValueError, match="binder_ref must be a git branch or tag name, got 'a b'"):
+        make_student_copy(_toy_notebook(), binder_ref="a b")
