@@ -30,6 +30,26 @@ simplifies to δ^L = (a^L − y) / N: the loss functions below take the *logits*
 return that δ^L directly, which is both simpler and numerically stable (no log(0), no
 division by a^L (1 − a^L) that underflows to 0).
 
+Regularisation (notebook 01, over-fitting): inverted dropout (Srivastava et al., JMLR 2014) and
+L2 weight decay, as ``keras.layers.Dropout(rate)`` and ``kernel_regularizer=keras.regularizers.L2(l2)``::
+
+    keep ~ Bernoulli(1 − rate),   out = x ⊙ keep / (1 − rate),   dx = dout ⊙ keep / (1 − rate)   (dropout)
+    C = C_data + l2 Σ_l Σ_ij (W^l_ij)²,   ∂C/∂W^l = ∂C_data/∂W^l + 2 l2 W^l,   biases not penalised  (L2)
+
+:class:`MLP` takes both (``MLP(..., l2=..., dropout=...)``); its :meth:`MLP.fit` records the
+wall-clock time of every epoch and stops early on the validation loss, as
+``keras.callbacks.EarlyStopping(monitor="val_loss", patience=..., restore_best_weights=True)``.
+
+Batch normalisation (Ioffe, Szegedy, ICML 2015), as ``keras.layers.BatchNormalization(epsilon=1e-3)``:
+x (N, D) or (N, H, W, C) is normalised per channel (the last axis) over the m = N or N·H·W
+values of the batch, with the biased variance, then scaled and shifted by γ, β (C,)::
+
+    x̂ = (x − μ)/√(σ² + ε),   out = γ x̂ + β,   dx = (γ/(m √(σ² + ε))) (m dout − Σ dout − x̂ Σ dout x̂)   (BN)
+
+``batchnorm_forward / batchnorm_backward`` are the training pass (batch statistics, returned in
+the cache), ``update_moving_stats`` the running averages Keras keeps (momentum 0.99) and
+``batchnorm_inference`` the test-time pass that uses them (``training=False``).
+
 Functions come in forward/backward pairs as in the other chapters: ``out, cache =
 *_forward(...)`` then ``grads = *_backward(dout, cache)``, gradients in the order of the
 inputs. Everything is vectorised over the batch and works in float32 and float64 (float32
@@ -48,6 +68,8 @@ underflow flag is switched off locally with ``np.errstate(under="ignore")``, so 
 from __future__ import annotations
 
 import functools
+import numbers
+import time
 from typing import NamedTuple
 
 import numpy as np
@@ -55,11 +77,13 @@ import numpy as np
 from helpers._validate import as_float_array, check_cache, check_finite, result_dtype, upstream_gradient
 
 __all__ = [
-    "ACTIVATIONS", "MLP", "SGD", "ActivationCache", "Adam", "DenseCache", "MLPCache",
-    "activation_backward", "activation_forward", "binary_cross_entropy_with_logits",
-    "dense_backward", "dense_forward", "he_init", "linear", "linear_derivative",
-    "mean_squared_error", "relu", "relu_derivative", "sigmoid", "sigmoid_derivative", "softmax",
-    "softmax_cross_entropy_with_logits", "softmax_jacobian", "tanh", "tanh_derivative", "xavier_init",
+    "ACTIVATIONS", "MLP", "SGD", "ActivationCache", "Adam", "BatchNormCache", "DenseCache", "DropoutCache",
+    "MLPCache", "activation_backward", "activation_forward", "batchnorm_backward", "batchnorm_forward",
+    "batchnorm_inference", "binary_cross_entropy_with_logits",
+    "dense_backward", "dense_forward", "dropout_backward", "dropout_forward", "he_init", "l2_penalty",
+    "linear", "linear_derivative", "mean_squared_error", "relu", "relu_derivative", "sigmoid",
+    "sigmoid_derivative", "softmax", "softmax_cross_entropy_with_logits", "softmax_jacobian", "tanh",
+    "tanh_derivative", "update_moving_stats", "xavier_init",
 ]
 
 
@@ -424,6 +448,307 @@ _DEFAULT_LOSS = {"sigmoid": "binary_crossentropy", "softmax": "sparse_categorica
 
 
 # --------------------------------------------------------------------------------------
+# regularisation: inverted dropout and L2 weight decay
+# --------------------------------------------------------------------------------------
+
+def _dropout_rate(rate, func: str, name: str = "rate") -> float:
+    """A dropout rate: a real number in [0, 1) (not a bool, not NaN)."""
+    if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
+        raise ValueError(f"{func}: {name} must be a number in [0, 1) (the fraction of units dropped), "
+                         f"got {rate!r}")
+    return float(rate)
+
+
+def _l2_factor(l2, func: str) -> float:
+    """An L2 factor: a finite real number >= 0 (not a bool)."""
+    if isinstance(l2, (bool, np.bool_)) or not isinstance(l2, numbers.Real) or not (np.isfinite(l2) and l2 >= 0):
+        raise ValueError(f"{func}: l2 must be a finite number >= 0, got {l2!r}")
+    return float(l2)
+
+
+def _generator(rng, func: str) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"{func}: rng must be a np.random.Generator (e.g. np.random.default_rng(0)), "
+                         f"got {type(rng).__name__}")
+    return rng
+
+
+class DropoutCache(NamedTuple):
+    """What :func:`dropout_backward` needs: the mask keep (bool, the shape of x; True = kept)
+    and the rate."""
+
+    keep: np.ndarray
+    rate: float
+
+
+def dropout_forward(x, rate, rng):
+    """Inverted dropout in training, as ``keras.layers.Dropout(rate)(x, training=True)``.
+
+        keep = (u ≥ rate),  u ~ U[0, 1) drawn for every entry    (kept with probability 1 − rate)
+        out  = x ⊙ keep / (1 − rate)                                                 (dropout)
+
+    so E[out] = x: the kept entries are scaled up by 1/(1 − rate) during training and nothing
+    is done at test time (Srivastava et al., JMLR 2014, with the scaling moved to training).
+    x: any shape, float32 or float64 (kept); rate: in [0, 1); rng: a ``np.random.Generator``
+    (``rng.random(x.shape)`` is drawn once; nothing is drawn for rate = 0, where out = x).
+    The scale 1/(1 − rate) is computed once and rounded to x's dtype, as TensorFlow does, so
+    that out is bit for bit Keras' output for the same mask.
+    Returns out (the shape and dtype of x) and a :class:`DropoutCache` (``cache.keep`` is
+    the mask) for :func:`dropout_backward`.
+    """
+    func = "dropout_forward"
+    rate = _dropout_rate(rate, func)
+    rng = _generator(rng, func)
+    x = _array(x, "x", func)
+    if rate == 0:
+        return x.copy(), DropoutCache(np.ones(x.shape, dtype=bool), rate)
+    keep = np.asarray(rng.random(x.shape) >= rate)
+    # x ⊙ keep · (1/(1 − rate)): the scale is rounded once, to x's dtype, as TensorFlow does
+    return x * keep * x.dtype.type(1 / (1 - rate)), DropoutCache(keep, rate)
+
+
+def dropout_backward(dout, cache):
+    """Backward pass of inverted dropout: dx = dout ⊙ keep / (1 − rate).
+
+    Each kept entry passes its gradient on, scaled as in the forward pass; a dropped entry
+    gets none. dout: the shape of the forward output; cache: from :func:`dropout_forward`
+    (or ``DropoutCache(keep, rate)`` built from a known boolean mask). Returns dx (shape of x).
+    """
+    func = "dropout_backward"
+    check_cache(func, cache, DropoutCache, "dropout_forward")
+    keep = np.asarray(cache.keep)
+    if keep.dtype != bool:
+        raise ValueError(f"{func}: cache.keep must be a boolean mask (True = kept), got dtype {keep.dtype}")
+    rate = _dropout_rate(cache.rate, func, "cache.rate")
+    dout = upstream_gradient(func, "dout", dout, keep.shape, "out")
+    return dout * keep * dout.dtype.type(1 / (1 - rate))
+
+
+def l2_penalty(params, l2):
+    """L2 weight decay on every kernel, as ``kernel_regularizer=keras.regularizers.L2(l2)``.
+
+        penalty = l2 Σ_l Σ_ij (W^l_ij)²,     ∂penalty/∂W^l = 2 l2 W^l,     ∂penalty/∂b^l = 0   (L2)
+
+    params: an MLP-style dict {"W1": W^1, "b1": b^1, ...}: every "W…" entry is penalised,
+    every "b…" entry is not (Keras' default: no ``bias_regularizer``). l2: a finite number
+    >= 0. Returns (penalty, grads): a scalar of the kernels' dtype and {name: gradient} with
+    the keys, order and shapes of params, to be added to the data loss and its gradients.
+    """
+    func = "l2_penalty"
+    l2 = _l2_factor(l2, func)
+    if not isinstance(params, dict):
+        raise ValueError(f"{func}: params must be a dict {{'W1': ..., 'b1': ...}}, got {type(params).__name__}")
+    arrays = {}
+    for name, p in params.items():
+        if not isinstance(name, str) or name[:1] not in ("W", "b"):
+            raise ValueError(f"{func}: parameter names must start with 'W' (kernels, penalised) or 'b' "
+                             f"(biases, not penalised), got {name!r}")
+        arrays[name] = _array(p, name, func)
+    kernels = [a for name, a in arrays.items() if name.startswith("W")]
+    dt = result_dtype(*kernels) if kernels else np.dtype(np.float64)
+    penalty = sum((float(np.sum(W.astype(np.float64) ** 2)) for W in kernels), 0.0)
+    grads = {name: (2 * l2 * a if name.startswith("W") else np.zeros_like(a)) for name, a in arrays.items()}
+    return dt.type(l2 * penalty), grads
+
+
+# --------------------------------------------------------------------------------------
+# batch normalisation (Ioffe, Szegedy, ICML 2015), as keras.layers.BatchNormalization
+# --------------------------------------------------------------------------------------
+
+def _bn_eps(eps, func: str) -> float:
+    """ε: a finite real number > 0 (not a bool, not NaN)."""
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real) or not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"{func}: eps must be a finite number > 0 (added to σ² before the square root), "
+                         f"got {eps!r}")
+    return float(eps)
+
+
+def _bn_momentum(momentum, func: str) -> float:
+    """A moving-average momentum: a real number in [0, 1) (not a bool, not NaN)."""
+    if (isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, numbers.Real)
+            or not 0 <= momentum < 1):
+        raise ValueError(f"{func}: momentum must be a number in [0, 1) (the weight of the old moving "
+                         f"statistic), got {momentum!r}")
+    return float(momentum)
+
+
+def _bn_x(x, func: str, others: str) -> np.ndarray:
+    """x: a finite 2-D (N, D) or 4-D (N, H, W, C) array with at least one example."""
+    x = _array(x, "x", func)
+    if x.ndim not in (2, 4):
+        raise ValueError(f"{func}: x must be 2-D (N, D) or 4-D (N, H, W, C), got x {x.shape} ({x.ndim}-D) "
+                         f"({others})")
+    if any(n == 0 for n in x.shape[:-1]):
+        raise ValueError(f"{func}: x must hold at least one value per channel to average over, got x {x.shape}")
+    return x
+
+
+def _bn_channel_vector(a, name: str, func: str, x_shape: tuple) -> np.ndarray:
+    """A finite per-channel vector of shape (C,), C = x_shape[-1]."""
+    arr = _array(a, name, func)
+    C = x_shape[-1]
+    if arr.shape != (C,):
+        raise ValueError(f"{func}: {name} has shape {arr.shape} but x has {C} channels (x {x_shape}); "
+                         f"expected {name} ({C},)")
+    return arr
+
+
+class BatchNormCache(NamedTuple):
+    """What :func:`batchnorm_backward` and :func:`update_moving_stats` need.
+
+    x_hat:   the normalised input x̂ = (x − μ)/√(σ² + ε), the shape of x (N, D) or (N, H, W, C)
+    inv_std: 1/√(σ² + ε) per channel, (C,)
+    gamma:   the scale γ used in the forward pass, (C,)
+    mean:    the batch mean μ per channel, (C,)  (for the running average)
+    var:     the biased batch variance σ² per channel, (C,)  (divided by m, as Keras)
+    axes:    the normalised axes, every axis of x but the last: (0,) or (0, 1, 2)
+    """
+
+    x_hat: np.ndarray
+    inv_std: np.ndarray
+    gamma: np.ndarray
+    mean: np.ndarray
+    var: np.ndarray
+    axes: tuple
+
+
+@_quiet_underflow
+def batchnorm_forward(x, gamma, beta, eps=1e-3):
+    """Batch normalisation in training, as ``keras.layers.BatchNormalization(epsilon=eps)(x, training=True)``.
+
+    For every channel c (the last axis), over the m = N (x (N, D)) or m = N·H·W (x (N, H, W, C))
+    values x_i of that channel in the batch:
+
+        μ   = (1/m) Σ_i x_i                                                          (BN1)
+        σ²  = (1/m) Σ_i (x_i − μ)²          (biased: divided by m, not m − 1)         (BN2)
+        x̂_i = (x_i − μ) / √(σ² + ε)                                                  (BN3)
+        out_i = γ x̂_i + β                                                            (BN4)
+
+    x: (N, D) or (N, H, W, C); gamma, beta: (C,) (C = D for 2-D x); eps: a number > 0
+    (Keras' default 1e-3). A channel with σ² = 0 (e.g. a batch of one example, x (1, D)) gives
+    x̂ = 0 and out = β, as in Keras. Float32 in, float32 out (float64 if any input is).
+    Returns out (the shape of x) and a :class:`BatchNormCache` holding x̂, 1/√(σ² + ε), γ and
+    the batch statistics ``cache.mean`` = μ and ``cache.var`` = σ² for :func:`update_moving_stats`.
+    """
+    func = "batchnorm_forward"
+    eps = _bn_eps(eps, func)
+    x = _bn_x(x, func, f"gamma {np.shape(gamma)}")
+    gamma = _bn_channel_vector(gamma, "gamma", func, x.shape)
+    beta = _bn_channel_vector(beta, "beta", func, x.shape)
+    dt = result_dtype(x, gamma, beta)
+    x, gamma, beta = x.astype(dt, copy=False), gamma.astype(dt, copy=False), beta.astype(dt, copy=False)
+    axes = tuple(range(x.ndim - 1))
+    mean = x.mean(axis=axes)                                                     # (BN1)
+    var = np.square(x - mean).mean(axis=axes)                                    # (BN2), two passes
+    inv_std = 1 / np.sqrt(var + dt.type(eps))
+    x_hat = (x - mean) * inv_std                                                 # (BN3)
+    return gamma * x_hat + beta, BatchNormCache(x_hat, inv_std, gamma, mean, var, axes)   # (BN4)
+
+
+@_quiet_underflow
+def batchnorm_backward(dout, cache):
+    """Backward pass of batch normalisation in training, for dout = ∂C/∂out.
+
+        dx     = (γ / (m √(σ² + ε))) (m dout − Σ_j dout_j − x̂ Σ_j dout_j x̂_j)        (BN-dx)
+        dgamma = Σ_j dout_j x̂_j,        dbeta = Σ_j dout_j                            (BN-dγ, BN-dβ)
+
+    every Σ_j over the m normalised values of one channel (all axes but the last).
+
+    Derivation, for one channel, with s = 1/√(σ² + ε) so that x_i − μ = x̂_i / s. Write
+    dx̂_i = ∂C/∂x̂_i = γ dout_i (from BN4). x_i reaches C through x̂_i directly, through μ and
+    through σ², so
+
+        ∂C/∂x_i = s dx̂_i + ∂C/∂σ² · ∂σ²/∂x_i + ∂C/∂μ · ∂μ/∂x_i,   ∂μ/∂x_i = 1/m,
+        ∂σ²/∂x_i = 2 (x_i − μ)/m        (the term −(2/m) Σ_j (x_j − μ) · ∂μ/∂x_i is 0)
+        ∂C/∂σ²  = Σ_j dx̂_j (x_j − μ) · (−½)(σ² + ε)^{−3/2} = −(s²/2) Σ_j dx̂_j x̂_j
+        ∂C/∂μ   = −s Σ_j dx̂_j + ∂C/∂σ² · (−2/m) Σ_j (x_j − μ) = −s Σ_j dx̂_j   (Σ_j (x_j − μ) = 0)
+
+    Substituting x_i − μ = x̂_i / s:
+
+        ∂C/∂x_i = s dx̂_i − (s/m) x̂_i Σ_j dx̂_j x̂_j − (s/m) Σ_j dx̂_j
+                = (s/m) (m dx̂_i − Σ_j dx̂_j − x̂_i Σ_j dx̂_j x̂_j),
+
+    which is (BN-dx) with dx̂ = γ dout. Because Σ_i x̂_i = 0, Σ_i ∂C/∂x_i = (s/m)(m Σ dx̂ − m Σ dx̂
+    − 0) = 0: shifting a whole channel by a constant does not change the output. dgamma and
+    dbeta follow from (BN4) directly.
+
+    dout: the shape of the forward output; cache: from :func:`batchnorm_forward`.
+    Returns dx (the shape of x), dgamma (C,), dbeta (C,) (the order of the inputs).
+    """
+    func = "batchnorm_backward"
+    check_cache(func, cache, BatchNormCache, "batchnorm_forward")
+    x_hat, inv_std, gamma = (np.asarray(a) for a in cache[:3])
+    axes = tuple(cache.axes)
+    dout = upstream_gradient(func, "dout", dout, x_hat.shape, "out")
+    dt = result_dtype(dout, x_hat, inv_std, gamma)
+    dout, x_hat = dout.astype(dt, copy=False), x_hat.astype(dt, copy=False)
+    inv_std, gamma = inv_std.astype(dt, copy=False), gamma.astype(dt, copy=False)
+    m = int(np.prod([x_hat.shape[a] for a in axes]))
+    dbeta = dout.sum(axis=axes)                                                  # (BN-dβ)
+    dgamma = (dout * x_hat).sum(axis=axes)                                       # (BN-dγ)
+    dx = (gamma * inv_std / m) * (m * dout - dbeta - x_hat * dgamma)             # (BN-dx)
+    return dx, dgamma, dbeta
+
+
+@_quiet_underflow
+def batchnorm_inference(x, gamma, beta, moving_mean, moving_var, eps=1e-3):
+    """Batch normalisation at test time, as ``keras.layers.BatchNormalization(epsilon=eps)(x, training=False)``.
+
+        out = (x − moving_mean) / √(moving_var + ε) · γ + β                          (BN-inf)
+
+    The batch statistics of (BN1)-(BN2) are replaced by the running averages kept during
+    training (:func:`update_moving_stats`), so one example's output no longer depends on the
+    rest of its batch. x: (N, D) or (N, H, W, C); gamma, beta, moving_mean, moving_var: (C,),
+    moving_var >= 0; eps: a number > 0. Returns out (the shape of x).
+    """
+    func = "batchnorm_inference"
+    eps = _bn_eps(eps, func)
+    x = _bn_x(x, func, f"gamma {np.shape(gamma)}")
+    gamma = _bn_channel_vector(gamma, "gamma", func, x.shape)
+    beta = _bn_channel_vector(beta, "beta", func, x.shape)
+    moving_mean = _bn_channel_vector(moving_mean, "moving_mean", func, x.shape)
+    moving_var = _bn_channel_vector(moving_var, "moving_var", func, x.shape)
+    if np.any(moving_var < 0):
+        raise ValueError(f"{func}: moving_var must be >= 0 (a variance), got minimum {moving_var.min()!r}")
+    dt = result_dtype(x, gamma, beta, moving_mean, moving_var)
+    x, gamma, beta = x.astype(dt, copy=False), gamma.astype(dt, copy=False), beta.astype(dt, copy=False)
+    moving_mean, moving_var = moving_mean.astype(dt, copy=False), moving_var.astype(dt, copy=False)
+    return (x - moving_mean) / np.sqrt(moving_var + dt.type(eps)) * gamma + beta      # (BN-inf)
+
+
+def update_moving_stats(moving_mean, moving_var, cache, momentum=0.99):
+    """One update of the running averages, as Keras' BatchNormalization does in every training call.
+
+        new_mean = momentum · moving_mean + (1 − momentum) · μ                        (BN-run)
+        new_var  = momentum · moving_var  + (1 − momentum) · σ²
+
+    μ = ``cache.mean`` and σ² = ``cache.var`` are the batch statistics of the forward pass; σ²
+    is the *biased* batch variance (divided by m), exactly what Keras 3 averages (its
+    ``_moments`` is ``tf.nn.moments``; there is no m/(m − 1) correction). momentum: in [0, 1),
+    Keras' default 0.99 (a large momentum = a long memory; 0 keeps only the last batch).
+    moving_mean, moving_var: (C,); Keras starts them at 0 and 1. cache: from
+    :func:`batchnorm_forward`. Returns (new_mean, new_var), new arrays; the inputs are not changed.
+    """
+    func = "update_moving_stats"
+    momentum = _bn_momentum(momentum, func)
+    check_cache(func, cache, BatchNormCache, "batchnorm_forward")
+    mean, var = np.asarray(cache.mean), np.asarray(cache.var)
+    moving_mean = _array(moving_mean, "moving_mean", func)
+    moving_var = _array(moving_var, "moving_var", func)
+    for name, a in (("moving_mean", moving_mean), ("moving_var", moving_var)):
+        if a.shape != mean.shape:
+            raise ValueError(f"{func}: {name} has shape {a.shape} but the batch statistics have "
+                             f"{mean.shape[0]} channels (cache.mean {mean.shape}); expected {name} {mean.shape}")
+    dt = result_dtype(moving_mean, moving_var, mean, var)
+    moving_mean, moving_var = moving_mean.astype(dt), moving_var.astype(dt)
+    mean, var = mean.astype(dt, copy=False), var.astype(dt, copy=False)
+    # the order of Keras' own expression: moving * momentum + stat * (1 − momentum)
+    new_mean = moving_mean * dt.type(momentum) + mean * dt.type(1.0 - momentum)        # (BN-run)
+    new_var = moving_var * dt.type(momentum) + var * dt.type(1.0 - momentum)
+    return new_mean, new_var
+
+
+# --------------------------------------------------------------------------------------
 # initialisation
 # --------------------------------------------------------------------------------------
 
@@ -565,13 +890,17 @@ class MLPCache(NamedTuple):
     """What :meth:`MLP.backward` needs, layer by layer (index l − 1 holds layer l).
 
     a: (a^0 = x, a^1, ..., a^L); z: (z^1, ..., z^L); dense, act: the caches of
-    :func:`dense_forward` and :func:`activation_forward` of each layer.
+    :func:`dense_forward` and :func:`activation_forward` of each layer; dropout: () when no
+    dropout was applied (the default), else the :class:`DropoutCache` of every hidden layer
+    (index l − 1 for a^l, l = 1..L−1; ``cache.dropout[l - 1].keep`` is the mask), and then
+    a^l in ``a`` is the activation after dropout, the input of layer l + 1.
     """
 
     a: tuple
     z: tuple
     dense: tuple
     act: tuple
+    dropout: tuple = ()
 
     @property
     def logits(self) -> np.ndarray:
@@ -598,6 +927,14 @@ class MLP:
         :meth:`fit` come from it, so the same seed gives the same model and the same training.
     dtype: float64 (default; gradient checks) or float32 (Keras' default). Inputs are cast
         to it, as a Keras layer does.
+    l2: L2 weight decay on every kernel W^l (not the biases), as
+        ``Dense(..., kernel_regularizer=keras.regularizers.L2(l2))`` on every layer:
+        :meth:`loss_and_grads` (and so :meth:`fit`) minimise C = C_data + l2 Σ_l Σ_ij (W^l_ij)²
+        (:func:`l2_penalty`). 0 (default): none.
+    dropout: a rate in [0, 1): ``keras.layers.Dropout(rate)`` after the activation of every
+        hidden layer (not the output), applied in training only, i.e. by
+        ``loss_and_grads(..., training=True)`` and :meth:`fit`; never by :meth:`forward`,
+        :meth:`predict_proba`, :meth:`predict`, :meth:`accuracy` or :meth:`loss`. 0 (default): none.
 
     Parameters live in ``params`` = {"W1": W^1, "b1": b^1, "W2": ...} (W^l (H_{l−1}, H_l),
     b^l (H_l,)), in the order of Keras' ``model.get_weights()``: :meth:`get_weights`,
@@ -605,8 +942,10 @@ class MLP:
     """
 
     def __init__(self, sizes, hidden="relu", output="sigmoid", loss=None, init=None, seed=0,
-                 dtype=np.float64):
+                 dtype=np.float64, l2=0.0, dropout=0.0):
         func = "MLP"
+        l2 = _l2_factor(l2, func)
+        dropout = _dropout_rate(dropout, func, "dropout")
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or any(s < 1 for s in sizes):
             raise ValueError(f"{func}: sizes must be [D_in, ..., D_out] with at least 2 positive entries, got {sizes}")
@@ -636,6 +975,7 @@ class MLP:
 
         self.sizes, self.activations, self.loss_name = sizes, acts, loss
         self.init, self.dtype = init, dtype
+        self.l2, self.dropout = l2, dropout
         self.rng = np.random.default_rng(seed)
         self.params: dict[str, np.ndarray] = {}
         for l in range(1, L + 1):
@@ -655,8 +995,11 @@ class MLP:
         return sum(p.size for p in self.params.values())
 
     def __repr__(self) -> str:
-        layers = ", ".join(f"Dense({n}, {a})" for n, a in zip(self.sizes[1:], self.activations))
-        return f"MLP(input {self.sizes[0]}: {layers}; loss {self.loss_name}, {self.n_params} parameters)"
+        dense = [f"Dense({n}, {a})" for n, a in zip(self.sizes[1:], self.activations)]
+        if self.dropout:
+            dense[:-1] = [f"{d}, Dropout({self.dropout:g})" for d in dense[:-1]]
+        l2 = f" + L2({self.l2:g}) on the kernels" if self.l2 else ""
+        return f"MLP(input {self.sizes[0]}: {', '.join(dense)}; loss {self.loss_name}{l2}, {self.n_params} parameters)"
 
     def _inputs(self, func: str, x) -> np.ndarray:
         x = _array(x, "x", f"MLP.{func}")
@@ -672,17 +1015,26 @@ class MLP:
 
         x: (N, D_in). Returns a^L (N, D_out) (probabilities for a sigmoid/softmax output)
         and an :class:`MLPCache` holding every a^l, z^l (``cache.logits`` is z^L).
+        Never applies dropout (it is the inference pass, as Keras' ``model(x)``).
         """
-        a = self._inputs("forward", x)
-        a_s, z_s, dense, act = [a], [], [], []
+        return self._forward(self._inputs("forward", x))
+
+    def _forward(self, a, rng=None):
+        """The forward pass of x = a; with an rng (and self.dropout > 0), every hidden a^l is
+        replaced by dropout_forward(a^l, self.dropout, rng) (the training pass)."""
+        drop = rng is not None and self.dropout > 0
+        a_s, z_s, dense, act, dropped = [a], [], [], [], []
         for l in range(1, self.n_layers + 1):
             z, dc = dense_forward(a, self.params[f"W{l}"], self.params[f"b{l}"])
             a, ac = activation_forward(z, self.activations[l - 1])
+            if drop and l < self.n_layers:
+                a, drc = dropout_forward(a, self.dropout, rng)
+                dropped.append(drc)
             a_s.append(a)
             z_s.append(z)
             dense.append(dc)
             act.append(ac)
-        return a, MLPCache(tuple(a_s), tuple(z_s), tuple(dense), tuple(act))
+        return a, MLPCache(tuple(a_s), tuple(z_s), tuple(dense), tuple(act), tuple(dropped))
 
     def output_delta(self, dC_da, cache):
         """δ^L = ∂C/∂a^L ⊙ f_L'(z^L) (BP1) for a loss computed on the output a^L (N, D_out).
@@ -700,43 +1052,72 @@ class MLP:
             ∂C/∂W^l = a^{l−1}ᵀ δ^l  (BP3),      ∂C/∂b^l = Σ_n δ^l_n  (BP4)
             δ^{l−1} = (δ^l W^lᵀ) ⊙ f_{l−1}'(z^{l−1})                      (BP2)
 
-        for l = L, L−1, ..., 1. delta_L: (N, D_out), e.g. the dlogits returned by the loss
-        (:meth:`output_delta` makes it from ∂C/∂a^L otherwise); cache: from :meth:`forward`.
+        for l = L, L−1, ..., 1. When the cache holds dropout masks (a training pass), the
+        gradient δ^l W^lᵀ w.r.t. the dropped-out a^{l−1} goes through :func:`dropout_backward`
+        first: δ^{l−1} = (δ^l W^lᵀ ⊙ keep^{l−1} / (1 − rate)) ⊙ f_{l−1}'(z^{l−1}).
+        delta_L: (N, D_out), e.g. the dlogits returned by the loss (:meth:`output_delta` makes it
+        from ∂C/∂a^L otherwise); cache: from :meth:`forward` (or a training pass).
         Returns grads = {"W1": ∂C/∂W^1, "b1": ∂C/∂b^1, ...} in the order of ``params``
         (Keras' order), and with ``return_deltas=True`` also [δ^1, ..., δ^L].
         """
         func = "MLP.backward"
         check_cache(func, cache, MLPCache, "MLP.forward")
         L = self.n_layers
+        if len(cache.dropout) not in (0, L - 1):
+            raise ValueError(f"{func}: cache.dropout must hold 0 or {L - 1} dropout caches (one per hidden "
+                             f"layer), got {len(cache.dropout)}")
         delta = upstream_gradient(func, "delta_L", delta_L, cache.z[-1].shape, "z^L")
         grads, deltas = {}, [None] * L
         for l in range(L, 0, -1):
             deltas[l - 1] = delta
             da_prev, grads[f"W{l}"], grads[f"b{l}"] = dense_backward(delta, cache.dense[l - 1])  # (BP3), (BP4)
             if l > 1:
+                if cache.dropout:
+                    da_prev = dropout_backward(da_prev, cache.dropout[l - 2])                   # (dropout)
                 delta = activation_backward(da_prev, cache.act[l - 2])                          # (BP2)
         grads = {name: grads[name] for name in self.params}
         return (grads, deltas) if return_deltas else grads
 
     def loss(self, x, y):
-        """The loss C of the network on (x, y), without gradients. x: (N, D_in)."""
+        """The data loss C_data of the network on (x, y), without gradients. x: (N, D_in).
+
+        This is what is evaluated on validation data: no L2 penalty and no dropout (Keras'
+        ``evaluate`` would add the penalty; :meth:`loss_and_grads` gives the training objective).
+        """
         a_L, cache = self.forward(x)
         loss_fn = _LOSSES[self.loss_name][0]
         return loss_fn(a_L if self.loss_name == "mse" else cache.logits, y)[0]
 
-    def loss_and_grads(self, x, y):
+    def loss_and_grads(self, x, y, *, training=False, rng=None):
         """Forward, loss, backward: returns (C, grads) with grads as in :meth:`backward`.
 
         x: (N, D_in); y: labels (N,) or (N, 1) 0/1 for binary cross-entropy, integer labels
         (N,) for sparse categorical cross-entropy, targets (N, D_out) for mse.
+        C is the training objective: the data loss plus, when ``self.l2 > 0``, the penalty of
+        :func:`l2_penalty`, C = C_data + l2 Σ_l Σ_ij (W^l_ij)², with ∂C/∂W^l = (BP3) + 2 l2 W^l
+        (Keras' ``loss + sum(model.losses)``).
+        training: True applies dropout (when ``self.dropout > 0``) after every hidden
+            activation, with masks drawn from ``rng`` (default: this model's ``self.rng``);
+            the backward pass goes through the same masks. False (default): no dropout.
+        rng: a ``np.random.Generator``; a fresh ``np.random.default_rng(k)`` on every call
+            draws the same masks every time (how a dropout network is gradient-checked).
         """
-        a_L, cache = self.forward(x)
+        func = "MLP.loss_and_grads"
+        if rng is not None:
+            _generator(rng, func)
+        x = self._inputs("loss_and_grads", x)
+        a_L, cache = self._forward(x, (self.rng if rng is None else rng) if training else None)
         if self.loss_name == "mse":
             loss, dC_da = mean_squared_error(a_L, y)
             delta_L = self.output_delta(dC_da, cache)                  # (BP1)
         else:
             loss, delta_L = _LOSSES[self.loss_name][0](cache.logits, y)  # δ^L = (a^L − y)/N
-        return loss, self.backward(delta_L, cache)
+        grads = self.backward(delta_L, cache)
+        if self.l2:
+            penalty, dpenalty = l2_penalty(self.params, self.l2)     # (L2)
+            loss = loss + loss.dtype.type(penalty)
+            grads = {name: g + dpenalty[name] for name, g in grads.items()}
+        return loss, grads
 
     # -- prediction -------------------------------------------------------------------
 
@@ -770,22 +1151,40 @@ class MLP:
 
     def fit(self, x, y, epochs: int = 100, batch_size: int | None = None, optimizer="adam",
             learning_rate: float | None = None, validation_data=None, shuffle: bool = True,
-            verbose: int = 0) -> dict:
+            verbose: int = 0, early_stopping: int | None = None, restore_best_weights: bool = True) -> dict:
         """Train with mini-batch gradient descent; returns the history, as Keras' ``fit``.
 
         For each epoch the examples are shuffled (with this model's seeded generator) and cut
         into batches of ``batch_size`` (None: the whole set, i.e. full-batch gradient
-        descent); for each batch: C, grads = loss_and_grads(batch); optimizer.step(params,
-        grads).
+        descent); for each batch: C, grads = loss_and_grads(batch, training=True);
+        optimizer.step(params, grads). So the L2 penalty (``l2``) is part of C and dropout
+        (``dropout``) is applied, with masks drawn from this model's generator.
 
         x: (N, D_in); y: labels/targets as in :meth:`loss_and_grads`.
         optimizer: "adam" (default learning rate 1e-3), "sgd" (1e-2), or an :class:`Adam` /
             :class:`SGD` object.
-        validation_data: optional (x_val, y_val), evaluated after every epoch.
+        validation_data: optional (x_val, y_val), evaluated with :meth:`loss` after every epoch.
         verbose: print every ``verbose``-th epoch (0: silent).
-        Returns {"loss": [...], "val_loss": [...]} with one value per epoch; "loss" is the
-        mean of the batch losses during the epoch, weighted by batch size (as Keras reports).
+        early_stopping: None (default) or a patience p >= 1, as
+            ``keras.callbacks.EarlyStopping(monitor="val_loss", patience=p,
+            restore_best_weights=...)`` (needs validation_data): training stops once val_loss
+            has not improved (been strictly lower than the best so far) for p consecutive
+            epochs. With ``restore_best_weights`` (default True) the parameters of the best
+            epoch are then copied back into ``params`` (in place), also when all ``epochs``
+            ran without stopping, as Keras 3 does; the optimiser's state is not rewound.
+
+        Returns a dict with one value per epoch run in each list:
+            "loss": the training objective (data loss + L2 penalty, with dropout) averaged over
+                the epoch's batches, weighted by batch size (as Keras reports it);
+            "val_loss" (with validation_data): the data loss on the validation set after the
+                epoch, without penalty or dropout (Keras' val_loss would include the penalty);
+            "time": wall-clock seconds (``time.perf_counter``) from the start of fit to the end
+                of each epoch, for curves of loss against time;
+            "best_epoch" (with validation_data): the epoch (1-based) of the lowest val_loss
+                (0 if no epoch ran); "stopped_epoch": the last epoch run (< epochs after an
+                early stop).
         """
+        t0 = time.perf_counter()
         x = self._inputs("fit", x)
         N = x.shape[0]
         y = np.asarray(y)
@@ -796,24 +1195,57 @@ class MLP:
         batch_size = N if batch_size is None else int(batch_size)
         if batch_size < 1:
             raise ValueError(f"MLP.fit: batch_size must be >= 1 or None, got {batch_size}")
+        if early_stopping is not None:
+            if (isinstance(early_stopping, bool) or not isinstance(early_stopping, (int, np.integer))
+                    or early_stopping < 1):
+                raise ValueError(f"MLP.fit: early_stopping must be None or a patience (an int >= 1), "
+                                 f"got {early_stopping!r}")
+            if validation_data is None:
+                raise ValueError(f"MLP.fit: early_stopping={early_stopping} monitors val_loss and needs "
+                                 f"validation_data=(x_val, y_val), got validation_data=None")
         opt = _optimizer(optimizer, learning_rate)
         history = {"loss": []}
         if validation_data is not None:
             history["val_loss"] = []
+        history["time"] = []
+        best, best_epoch, best_params, wait, epoch = np.inf, 0, None, 0, 0
         for epoch in range(1, epochs + 1):
             order = self.rng.permutation(N) if shuffle else np.arange(N)
             total = 0.0
             for start in range(0, N, batch_size):
                 idx = order[start:start + batch_size]
-                loss, grads = self.loss_and_grads(x[idx], y[idx])
+                loss, grads = self.loss_and_grads(x[idx], y[idx], training=True)
                 opt.step(self.params, grads)
                 total += float(loss) * len(idx)
             history["loss"].append(total / N)
+            stop = False
             if validation_data is not None:
-                history["val_loss"].append(float(self.loss(*validation_data)))
-            if verbose and (epoch % verbose == 0 or epoch == epochs):
+                val = float(self.loss(*validation_data))
+                history["val_loss"].append(val)
+                improved = val < best                     # strictly lower than the best so far
+                if improved or best_epoch == 0:           # (the first epoch is the best so far, as in Keras)
+                    best_epoch = epoch
+                    if early_stopping is not None and restore_best_weights:
+                        best_params = {k: v.copy() for k, v in self.params.items()}
+                best, wait = (val, 0) if improved else (best, wait + 1)
+                stop = early_stopping is not None and wait >= early_stopping
+            history["time"].append(time.perf_counter() - t0)
+            if verbose and (epoch % verbose == 0 or epoch == epochs or stop):
                 extra = f", val_loss {history['val_loss'][-1]:.4f}" if validation_data is not None else ""
                 print(f"epoch {epoch}/{epochs}: loss {history['loss'][-1]:.4f}{extra}")
+            if stop:
+                if verbose:
+                    print(f"early stopping at epoch {epoch}: val_loss has not improved for {early_stopping} "
+                          f"epochs (best {best:.4f} at epoch {best_epoch})")
+                break
+        if best_params is not None:
+            for name, p in best_params.items():
+                self.params[name][...] = p
+            if verbose:
+                print(f"restored the weights of epoch {best_epoch} (val_loss {best:.4f})")
+        if validation_data is not None:
+            history["best_epoch"] = best_epoch
+        history["stopped_epoch"] = epoch
         return history
 
     # -- weights, to and from Keras -------------------------------------------------------

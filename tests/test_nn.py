@@ -10,6 +10,7 @@ is refused, so that two zero arrays can never pass as "equal". Stability tests r
 from __future__ import annotations
 
 import contextlib
+import time
 import warnings
 
 import numpy as np
@@ -468,8 +469,11 @@ def _mlp(sizes, hidden, output, loss, seed=3):
     return m
 
 
-def _tf_mlp(tf, mlp, x, y):
-    """The same network and loss written with TF ops; returns loss, grads by name, δ^l list."""
+def _tf_mlp(tf, mlp, x, y, keeps=(), rate=0.0, l2=0.0):
+    """The same network and loss written with TF ops; returns loss, grads by name, δ^l list.
+
+    keeps: one boolean mask per hidden layer (dropout: a^l ⊙ keep^l / (1 − rate)); l2: adds
+    l2 Σ_l Σ_ij (W^l_ij)² to the loss."""
     params = {k: tf.Variable(v) for k, v in mlp.params.items()}
     with tf.GradientTape(persistent=True) as tape:
         a, zs = tf.constant(x), []
@@ -477,6 +481,8 @@ def _tf_mlp(tf, mlp, x, y):
             z = tf.matmul(a, params[f"W{l}"]) + params[f"b{l}"]
             zs.append(z)
             a = _tf_act(tf, act)(z)
+            if keeps and l < mlp.n_layers:
+                a = a * tf.constant(keeps[l - 1], tf.float64) / (1 - rate)
         if mlp.loss_name == "binary_crossentropy":
             loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
                 labels=tf.constant(np.reshape(y, zs[-1].shape), tf.float64), logits=zs[-1]))
@@ -484,6 +490,8 @@ def _tf_mlp(tf, mlp, x, y):
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y), logits=zs[-1]))
         else:
             loss = tf.reduce_mean(tf.square(a - np.reshape(y, a.shape)))
+        if l2:
+            loss += l2 * tf.add_n([tf.reduce_sum(tf.square(p)) for k, p in params.items() if k.startswith("W")])
     grads = dict(zip(params, (g.numpy() for g in tape.gradient(loss, list(params.values())))))
     deltas = [g.numpy() for g in tape.gradient(loss, zs)]
     return loss.numpy(), grads, deltas
@@ -706,11 +714,11 @@ def test_training_is_reproducible_with_a_seed(rng):
     for _ in range(2):
         mlp = nn.MLP([2, 3, 1], seed=5)
         runs.append((mlp.fit(x, y, epochs=5, batch_size=10, optimizer="sgd", learning_rate=0.1), mlp.get_weights()))
-    assert runs[0][0] == runs[1][0]
+    assert runs[0][0]["loss"] == runs[1][0]["loss"]          # ("time" is wall-clock, never equal)
     for w1, w2 in zip(runs[0][1], runs[1][1], strict=True):
         np.testing.assert_array_equal(w1, w2)
     other = nn.MLP([2, 3, 1], seed=6).fit(x, y, epochs=5, batch_size=10, optimizer="sgd", learning_rate=0.1)
-    assert other != runs[0][0]
+    assert other["loss"] != runs[0][0]["loss"]
 
 
 def test_fit_batches_are_the_hand_written_loop_and_shuffling_happens(rng):
@@ -796,3 +804,391 @@ def test_set_weights_checks_count_and_shapes():
     assert mlp.params["W1"] is W1_obj
     for ours, w in zip(mlp.get_weights(), new, strict=True):
         np.testing.assert_array_equal(ours, w)
+
+
+# --------------------------------------------------------------------------------------
+# regularisation: inverted dropout
+# --------------------------------------------------------------------------------------
+
+DROPOUT_RATES = [0.2, 0.7]      # not 0.5: a mask drawn with < instead of >= must change the keep rate
+
+
+def _binomial_ok(kept: int, n: int, p: float, sigmas: float = 5.0) -> bool:
+    """kept ~ Binomial(n, p) lies within `sigmas` standard deviations √(n p (1 − p)) of n p."""
+    return abs(kept - n * p) <= sigmas * np.sqrt(n * p * (1 - p))
+
+
+def _keras_dropout(tf, x, rate, seed, dout=None):
+    """Keras' Dropout(rate) in training on float64 x; with dout also ∂Σ(out ⊙ dout)/∂x."""
+    import keras
+
+    layer = keras.layers.Dropout(rate, seed=seed, dtype="float64")
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        out = layer(xt, training=True)
+        total = tf.reduce_sum(out * (0.0 if dout is None else dout))
+    grad = tape.gradient(total, xt).numpy()
+    return out.numpy(), grad
+
+
+@pytest.mark.parametrize("rate", DROPOUT_RATES)
+def test_dropout_forward_matches_keras_scaling_and_keep_rate(tf, rng, rate):
+    x = _away_from_zero(rng, (400, 250))                  # 10^5 entries, none 0: out == 0 iff dropped
+    n = x.size
+    out_k, _ = _keras_dropout(tf, x, rate, seed=3)
+    keep_k = out_k != 0
+    # Keras' kept entries are x / (1 − rate) (its scale 1/(1 − rate) rounded once: rel_error ~1e-16)
+    _assert_close(out_k[keep_k], x[keep_k] / (1 - rate), "Keras kept entries vs x/(1 − rate)", 1e-15)
+    assert _binomial_ok(int(keep_k.sum()), n, 1 - rate), f"Keras keeps {keep_k.mean():.4f}, not {1 - rate}"
+    out, cache = nn.dropout_forward(x, rate, np.random.default_rng(0))
+    assert isinstance(cache, nn.DropoutCache) and cache.keep.dtype == bool and cache.rate == rate
+    assert _binomial_ok(int(cache.keep.sum()), n, 1 - rate), f"ours keeps {cache.keep.mean():.4f}, not {1 - rate}"
+    # the mask is drawn as documented (u >= rate) and out is zero exactly where it drops
+    np.testing.assert_array_equal(cache.keep, np.random.default_rng(0).random(x.shape) >= rate)
+    np.testing.assert_array_equal(out == 0, ~cache.keep)
+    _assert_close(out[cache.keep], x[cache.keep] / (1 - rate), "ours kept entries vs x/(1 − rate)", 1e-15)
+    # and, for Keras' own mask, the same numbers bit for bit (dx of dout = x is x ⊙ keep / (1 − rate))
+    np.testing.assert_array_equal(nn.dropout_backward(x, nn.DropoutCache(keep_k, rate)), out_k)
+
+
+@pytest.mark.parametrize("rate", DROPOUT_RATES)
+def test_dropout_is_unbiased(rate):
+    """E[out] = x: over M independent draws the mean of out_i lies within 5 standard errors
+    |x_i| √(rate / ((1 − rate) M)) of x_i (Var out_i = x_i² rate / (1 − rate))."""
+    x = np.array([3.0, -1.5, 0.25, 7.0, -4.0])
+    M = 40_000
+    out, _ = nn.dropout_forward(np.broadcast_to(x, (M, x.size)), rate, np.random.default_rng(1))
+    stderr = np.abs(x) * np.sqrt(rate / ((1 - rate) * M))
+    assert np.all(np.abs(out.mean(axis=0) - x) < 5 * stderr), (out.mean(axis=0), x, stderr)
+
+
+@pytest.mark.parametrize("rate", DROPOUT_RATES)
+@pytest.mark.parametrize("shape", [(4, 3), (1, 1), (2, 3, 4), (2, 5, 5, 3)])
+def test_dropout_backward_matches_tf_and_numerical(tf, rng, rate, shape):
+    x = _away_from_zero(rng, shape)
+    dout = rng.normal(size=shape)
+    out_k, dx_tf = _keras_dropout(tf, x, rate, seed=5, dout=dout)
+    cache_k = nn.DropoutCache(out_k != 0, rate)          # Keras' mask, read from its output
+    dx = nn.dropout_backward(dout, cache_k)
+    if np.any(cache_k.keep):
+        _assert_close(dx, dx_tf, "dropout_backward vs GradientTape on keras Dropout", TF_TOL)
+    else:                                                # (1, 1) can drop its only entry
+        np.testing.assert_array_equal(dx, dx_tf)
+    # numerically, with our own forward: a fresh generator of one seed draws the same mask each call
+    seed = next(s for s in range(9, 100) if np.any(np.random.default_rng(s).random(shape) >= rate))
+    _, cache = nn.dropout_forward(x, rate, np.random.default_rng(seed))       # keeps at least one entry
+    num = numerical_gradient_array(lambda t: nn.dropout_forward(t, rate, np.random.default_rng(seed))[0],
+                                   x.copy(), dout)
+    _assert_close(nn.dropout_backward(dout, cache), num, "dropout_backward vs numerical", NUM_TOL)
+
+
+def test_dropout_rate_zero_dtypes_and_shapes(rng):
+    x = rng.normal(size=(3, 4))
+    state = np.random.default_rng(2)
+    out, cache = nn.dropout_forward(x, 0.0, state)
+    np.testing.assert_array_equal(out, x)
+    assert cache.keep.shape == x.shape and cache.keep.all()
+    np.testing.assert_array_equal(nn.dropout_backward(x, cache), x)
+    for shape in [(), (7,), (2, 3, 4, 5)]:
+        for dtype in (np.float32, np.float64):
+            x = rng.normal(size=shape).astype(dtype)
+            out, cache = nn.dropout_forward(x, 0.25, rng)
+            assert out.dtype == dtype and out.shape == x.shape and cache.keep.shape == x.shape
+            dx = nn.dropout_backward(np.ones(shape, dtype=dtype), cache)
+            assert dx.dtype == dtype
+            np.testing.assert_array_equal(dx, cache.keep * dtype(1 / 0.75))
+            np.testing.assert_array_equal(out, x * cache.keep * dtype(1 / 0.75))
+
+
+def test_dropout_validation_errors(rng):
+    x = rng.normal(size=(3, 4))
+    for bad in (1.0, -0.1, float("nan"), 1.5, True):
+        with pytest.raises(ValueError, match=r"dropout_forward: rate must be a number in \[0, 1\).*got " + repr(bad)):
+            nn.dropout_forward(x, bad, rng)
+    with pytest.raises(ValueError, match=r"rate must be a number in \[0, 1\).*got '0.5'"):
+        nn.dropout_forward(x, "0.5", rng)
+    for bad in (np.random.RandomState(0), 0, None):
+        with pytest.raises(ValueError, match=r"dropout_forward: rng must be a np.random.Generator.*got "
+                                             + type(bad).__name__):
+            nn.dropout_forward(x, 0.5, bad)
+    _, cache = nn.dropout_forward(x, 0.5, rng)
+    with pytest.raises(ValueError, match=r"dropout_backward: dout must have the shape of the forward output "
+                                         r"out \(3, 4\), got dout \(4, 3\)"):
+        nn.dropout_backward(np.zeros((4, 3)), cache)
+    with pytest.raises(ValueError, match=r"cache must be the cache returned by dropout_forward, got tuple"):
+        nn.dropout_backward(x, tuple(cache))
+    with pytest.raises(ValueError, match=r"cache.keep must be a boolean mask.*got dtype float64"):
+        nn.dropout_backward(x, nn.DropoutCache(cache.keep.astype(float), 0.5))
+
+
+# --------------------------------------------------------------------------------------
+# regularisation: L2 weight decay
+# --------------------------------------------------------------------------------------
+
+# Keras casts l2 to the weights' dtype through float32 (0.01 becomes 0.0099999998), which moves its
+# penalty by ~1e-8 relative; factors exact in float32 make the comparison with Keras exact.
+L2_FACTORS = [2.0**-7, 0.25]
+
+
+@pytest.mark.parametrize("l2", L2_FACTORS)
+def test_l2_penalty_matches_tf_keras_and_numerical(tf, l2):
+    import keras
+
+    params = _mlp([4, 5, 3, 2], "relu", "softmax", None).params      # non-zero biases
+    penalty, grads = nn.l2_penalty(params, l2)
+    assert list(grads) == list(params) and all(grads[k].shape == params[k].shape for k in params)
+    kernels = [params[k] for k in params if k.startswith("W")]
+    value_tf, grads_tf = _tape(tf, lambda *Ws: l2 * tf.add_n([tf.reduce_sum(tf.square(W)) for W in Ws]), *kernels)
+    _assert_close(penalty, value_tf, "l2_penalty vs l2·Σ W² in TF", TF_TOL)
+    keras_value = sum(float(keras.regularizers.L2(l2)(tf.constant(W))) for W in kernels)
+    _assert_close(penalty, keras_value, "l2_penalty vs Σ keras.regularizers.L2(l2)(W)", TF_TOL)
+    for name, g_tf in zip([k for k in params if k.startswith("W")], grads_tf, strict=True):
+        _assert_close(grads[name], g_tf, f"∂penalty/∂{name} vs GradientTape", TF_TOL)
+    for name in params:
+        if name.startswith("b"):
+            np.testing.assert_array_equal(grads[name], np.zeros_like(params[name]))   # biases: no decay
+    results = gradient_check(lambda: nn.l2_penalty(params, l2)[0], params, grads)
+    assert max(r.rel_error for r in results.values()) < NUM_TOL, [str(r) for r in results.values()]
+    # float32 kernels: float32 penalty and gradients
+    p32 = {k: v.astype(np.float32) for k, v in params.items()}
+    pen32, g32 = nn.l2_penalty(p32, l2)
+    assert pen32.dtype == np.float32 and all(g.dtype == np.float32 for g in g32.values())
+
+
+def test_l2_penalty_validation_errors():
+    params = {"W1": np.ones((2, 2)), "b1": np.ones(2)}
+    for bad in (-0.1, float("nan"), float("inf"), True, "0.1"):
+        with pytest.raises(ValueError, match=r"l2_penalty: l2 must be a finite number >= 0, got " + repr(bad)):
+            nn.l2_penalty(params, bad)
+    with pytest.raises(ValueError, match=r"parameter names must start with 'W'.*got 'gamma'"):
+        nn.l2_penalty({"W1": np.ones((2, 2)), "gamma": np.ones(2)}, 0.1)
+    penalty, grads = nn.l2_penalty(params, 0.0)
+    assert penalty == 0 and not any(np.any(g) for g in grads.values())
+
+
+# --------------------------------------------------------------------------------------
+# the MLP with L2 and dropout
+# --------------------------------------------------------------------------------------
+
+REG_ARCHS = [                                     # sizes, hidden, output, N
+    ([3, 5, 1], "relu", "sigmoid", 6),
+    ([4, 6, 5, 3], "tanh", "softmax", 7),
+    ([2, 4, 3, 2], "sigmoid", "linear", 5),        # mse, δ^L through (BP1)
+]
+
+
+def _reg_mlp(sizes, hidden, output, l2=0.0, dropout=0.0, seed=3):
+    m = nn.MLP(sizes, hidden=hidden, output=output, seed=seed, l2=l2, dropout=dropout)
+    m.set_weights(_mlp(sizes, hidden, output, None, seed=seed).get_weights())     # non-zero biases
+    return m
+
+
+@pytest.mark.parametrize("sizes,hidden,output,N", REG_ARCHS)
+def test_mlp_l2_matches_a_regularised_keras_sequential(tf, rng, sizes, hidden, output, N):
+    import keras
+
+    l2 = L2_FACTORS[0]                            # exact in float32, as Keras casts it (see above)
+    mlp = _reg_mlp(sizes, hidden, output, l2=l2)
+    x, y = _arch_data(rng, sizes, output, N)
+    value, grads = mlp.loss_and_grads(x, y)
+    model = keras.Sequential([keras.Input(shape=(sizes[0],), dtype="float64")] + [
+        keras.layers.Dense(n, activation=a, dtype="float64", kernel_regularizer=keras.regularizers.L2(l2))
+        for n, a in zip(sizes[1:], mlp.activations)])
+    model.set_weights(mlp.get_weights())
+    loss_fn = {"binary_crossentropy": keras.losses.BinaryCrossentropy,       # on the probabilities
+               "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
+               "mse": keras.losses.MeanSquaredError}[mlp.loss_name](dtype="float64")
+    y_k = np.reshape(y, (N, 1)) if mlp.loss_name == "binary_crossentropy" else y
+    with tf.GradientTape() as tape:
+        objective = loss_fn(y_k, model(x, training=True)) + tf.add_n(model.losses)   # Keras' training objective
+    grads_k = tape.gradient(objective, model.trainable_variables)
+    assert len(model.losses) == mlp.n_layers
+    _assert_close(value, objective.numpy(), "MLP(l2) objective vs Keras loss + sum(model.losses)", TF_TOL)
+    for name, g_k in zip(mlp.params, grads_k, strict=True):
+        _assert_close(grads[name], g_k.numpy(), f"MLP(l2) {name} vs Keras GradientTape", TF_TOL)
+    # C = C_data + penalty; loss() is the data loss alone; the gradients agree numerically
+    plain = _reg_mlp(sizes, hidden, output)
+    assert mlp.loss(x, y) == plain.loss(x, y)
+    assert value == plain.loss(x, y) + nn.l2_penalty(mlp.params, l2)[0]
+    results = gradient_check(lambda: mlp.loss_and_grads(x, y)[0], mlp.params, grads)
+    assert max(r.rel_error for r in results.values()) < NUM_TOL, [str(r) for r in results.values()]
+
+
+def _dropout_masks(mlp, N, seed):
+    """The masks loss_and_grads(training=True, rng=default_rng(seed)) draws: rng.random((N, H_l))
+    >= rate, one per hidden layer in order (dropout_forward's draw)."""
+    r = np.random.default_rng(seed)
+    return [r.random((N, h)) >= mlp.dropout for h in mlp.sizes[1:-1]]
+
+
+@pytest.mark.parametrize("sizes,hidden,output,N", REG_ARCHS)
+@pytest.mark.parametrize("l2", [0.0, 0.05])
+def test_mlp_dropout_gradients_numerical_and_tf(tf, rng, sizes, hidden, output, N, l2):
+    rate, seed = 0.4, 21
+    mlp = _reg_mlp(sizes, hidden, output, l2=l2, dropout=rate)
+    x, y = _arch_data(rng, sizes, output, N)
+    value, grads = mlp.loss_and_grads(x, y, training=True, rng=np.random.default_rng(seed))
+    keeps = _dropout_masks(mlp, N, seed)
+    assert all(k.any() and not k.all() for k in keeps), "the masks must drop some units and keep some"
+    # the masks are the ones the training pass used: the cache of dropout_forward holds them
+    _, cache = mlp._forward(mlp._inputs("forward", x), np.random.default_rng(seed))
+    for keep, dc in zip(keeps, cache.dropout, strict=True):
+        np.testing.assert_array_equal(dc.keep, keep)
+    plain_value, plain_grads = mlp.loss_and_grads(x, y)
+    assert value != plain_value and not np.array_equal(grads["W1"], plain_grads["W1"])
+    results = gradient_check(
+        lambda: mlp.loss_and_grads(x, y, training=True, rng=np.random.default_rng(seed))[0], mlp.params, grads)
+    assert max(r.rel_error for r in results.values()) < NUM_TOL, [str(r) for r in results.values()]
+    loss_tf, grads_tf, _ = _tf_mlp(tf, mlp, x, y, keeps=keeps, rate=rate, l2=l2)
+    _assert_close(value, loss_tf, "MLP(dropout) loss vs TF with the same masks", TF_TOL)
+    for name in mlp.params:
+        _assert_close(grads[name], grads_tf[name], f"MLP(dropout) {name} vs GradientTape", TF_TOL)
+
+
+def test_mlp_dropout_only_in_training(rng):
+    sizes = [4, 8, 6, 1]
+    mlp = _reg_mlp(sizes, "relu", "sigmoid", dropout=0.5)
+    ref = _reg_mlp(sizes, "relu", "sigmoid")
+    x, y = _arch_data(rng, sizes, "sigmoid", 10)
+    for value_grads in (mlp.loss_and_grads(x, y), mlp.loss_and_grads(x, y, training=False)):
+        value, grads = value_grads
+        ref_value, ref_grads = ref.loss_and_grads(x, y)
+        assert value == ref_value
+        for name in grads:
+            np.testing.assert_array_equal(grads[name], ref_grads[name])
+    p = mlp.predict_proba(x)
+    np.testing.assert_array_equal(p, mlp.predict_proba(x))
+    np.testing.assert_array_equal(p, ref.predict_proba(x))
+    np.testing.assert_array_equal(mlp.forward(x)[0], p)
+    assert mlp.forward(x)[1].dropout == ()
+    np.testing.assert_array_equal(mlp.predict(x), ref.predict(x))
+    assert mlp.loss(x, y) == ref.loss(x, y) and mlp.accuracy(x, y) == ref.accuracy(x, y)
+    # training=True without an rng draws fresh masks from the model's own generator
+    first, second = mlp.loss_and_grads(x, y, training=True)[0], mlp.loss_and_grads(x, y, training=True)[0]
+    assert first != second
+    same = [mlp.loss_and_grads(x, y, training=True, rng=np.random.default_rng(4))[0] for _ in range(2)]
+    assert same[0] == same[1]
+    # dropout = 0: training=True changes nothing
+    assert ref.loss_and_grads(x, y, training=True)[0] == ref.loss_and_grads(x, y)[0]
+
+
+def test_mlp_repr_and_regularisation_errors():
+    assert repr(nn.MLP([30, 4, 1])) == "MLP(input 30: Dense(4, relu), Dense(1, sigmoid); loss binary_crossentropy, " \
+                                       "129 parameters)"
+    m = nn.MLP([30, 4, 3, 1], l2=1e-3, dropout=0.5)
+    assert (m.l2, m.dropout) == (1e-3, 0.5)
+    assert repr(m) == ("MLP(input 30: Dense(4, relu), Dropout(0.5), Dense(3, relu), Dropout(0.5), Dense(1, sigmoid); "
+                       "loss binary_crossentropy + L2(0.001) on the kernels, 143 parameters)")
+    for bad in (1.0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match=r"MLP: dropout must be a number in \[0, 1\).*got " + repr(bad)):
+            nn.MLP([3, 4, 1], dropout=bad)
+    for bad in (-0.1, float("inf")):
+        with pytest.raises(ValueError, match=r"MLP: l2 must be a finite number >= 0, got " + repr(bad)):
+            nn.MLP([3, 4, 1], l2=bad)
+    with pytest.raises(ValueError, match=r"MLP.loss_and_grads: rng must be a np.random.Generator.*got int"):
+        nn.MLP([3, 4, 1], dropout=0.5).loss_and_grads(np.zeros((2, 3)), np.zeros(2), training=True, rng=0)
+
+
+# --------------------------------------------------------------------------------------
+# fit with regularisation, wall-clock time and early stopping
+# --------------------------------------------------------------------------------------
+
+def test_fit_trains_the_regularised_objective(rng):
+    """fit is the hand-written loop over loss_and_grads(..., training=True): penalty and dropout
+    (masks from the model's generator) are in the reported loss; val_loss is the data loss."""
+    x, y = _blobs(rng, 40)
+    hand = nn.MLP([2, 6, 1], seed=4, l2=0.01, dropout=0.3)
+    opt, losses = nn.SGD(0.1), []
+    for _ in range(3):
+        loss, grads = hand.loss_and_grads(x, y, training=True)
+        opt.step(hand.params, grads)
+        losses.append(float(loss))
+    fitted = nn.MLP([2, 6, 1], seed=4, l2=0.01, dropout=0.3)
+    history = fitted.fit(x, y, epochs=3, optimizer="sgd", learning_rate=0.1, shuffle=False,
+                         validation_data=(x, y))
+    assert history["loss"] == losses
+    for w1, w2 in zip(fitted.get_weights(), hand.get_weights(), strict=True):
+        np.testing.assert_array_equal(w1, w2)
+    assert history["val_loss"][-1] == float(fitted.loss(x, y))      # no penalty, no dropout
+
+
+def test_fit_history_records_time_and_epochs(rng):
+    x, y = _blobs(rng, 40)
+    start = time.perf_counter()
+    history = nn.MLP([2, 4, 1], seed=0).fit(x, y, epochs=6, batch_size=8, validation_data=(x[:10], y[:10]))
+    elapsed = time.perf_counter() - start
+    assert len(history["time"]) == len(history["loss"]) == len(history["val_loss"]) == 6
+    assert 0 < history["time"][0] and np.all(np.diff(history["time"]) > 0)
+    assert 0.5 * elapsed < history["time"][-1] <= elapsed           # cumulative from the start of fit
+    assert history["stopped_epoch"] == 6
+    assert history["best_epoch"] == int(np.argmin(history["val_loss"])) + 1
+    plain = nn.MLP([2, 4, 1], seed=0).fit(x, y, epochs=2)
+    assert set(plain) == {"loss", "time", "stopped_epoch"} and plain["stopped_epoch"] == 2
+
+
+def _overfitting_run(early_stopping=None, restore_best_weights=True, epochs=300):
+    """A wide network on 30 noisy examples with random labels: val_loss rises after a few epochs."""
+    r = np.random.default_rng(0)
+    x, y = r.normal(size=(30, 5)), r.integers(0, 2, size=30)
+    xv, yv = r.normal(size=(30, 5)), r.integers(0, 2, size=30)
+    mlp = nn.MLP([5, 64, 1], seed=1)
+    history = mlp.fit(x, y, epochs=epochs, optimizer="adam", learning_rate=0.01, validation_data=(xv, yv),
+                      early_stopping=early_stopping, restore_best_weights=restore_best_weights)
+    return mlp, history, (xv, yv)
+
+
+def test_early_stopping_stops_and_restores_the_best_weights():
+    patience = 5
+    full_mlp, full, val = _overfitting_run()
+    mlp, history, _ = _overfitting_run(early_stopping=patience)
+    stopped, best = history["stopped_epoch"], history["best_epoch"]
+    assert stopped < 300 and len(history["loss"]) == len(history["val_loss"]) == len(history["time"]) == stopped
+    assert best == int(np.argmin(history["val_loss"])) + 1 and stopped - best == patience
+    assert history["val_loss"] == full["val_loss"][:stopped]      # the same run, cut short
+    assert float(mlp.loss(*val)) == history["val_loss"][best - 1]  # restored: exactly the best epoch's val_loss
+    assert float(mlp.loss(*val)) < history["val_loss"][-1]
+    kept_mlp, kept, _ = _overfitting_run(early_stopping=patience, restore_best_weights=False)
+    assert kept["stopped_epoch"] == stopped and kept["best_epoch"] == best
+    assert float(kept_mlp.loss(*val)) == kept["val_loss"][-1]       # the last weights, not the best
+
+
+@pytest.mark.parametrize("vals,patience", [
+    ([1.0, 0.9, 0.95, 0.9, 0.9, 0.8, 0.85, 0.86, 0.87, 0.7], 3),   # ties are not improvements
+    ([1.0, 1.1, 0.5, 0.6, 0.7, 0.4, 0.45], 1),
+    ([0.5, 0.4, 0.3, 0.2, 0.1], 2),                                 # never stops
+])
+def test_early_stopping_follows_the_keras_callback(tf, vals, patience):
+    """Our early stopping and keras.callbacks.EarlyStopping, fed the same val_loss sequence,
+    stop after the same epoch and name the same best epoch."""
+    import keras
+
+    model = nn.MLP([2, 1]).to_keras()
+    callback = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+    callback.set_model(model)
+    model.stop_training = False                                     # (Model.fit sets this)
+    callback.on_train_begin()
+    keras_last = len(vals)
+    for epoch, v in enumerate(vals):
+        callback.on_epoch_end(epoch, {"val_loss": v})
+        if model.stop_training:
+            keras_last = epoch + 1
+            break
+    mlp = nn.MLP([2, 1])
+    sequence = iter(vals)
+    mlp.loss = lambda *_: next(sequence)                            # the validation losses, one per epoch
+    history = mlp.fit(np.zeros((4, 2)), np.zeros(4), epochs=len(vals), validation_data=(np.zeros((4, 2)), np.zeros(4)),
+                      early_stopping=patience)
+    assert history["stopped_epoch"] == keras_last
+    assert history["best_epoch"] == callback.best_epoch + 1
+
+
+def test_fit_early_stopping_errors():
+    x, y = np.zeros((4, 3)), np.zeros(4)
+    mlp = nn.MLP([3, 2, 1])
+    with pytest.raises(ValueError, match=r"MLP.fit: early_stopping=3 monitors val_loss and needs validation_data"):
+        mlp.fit(x, y, epochs=2, early_stopping=3)
+    for bad in (0, -1, True, 2.5):
+        with pytest.raises(ValueError, match=r"early_stopping must be None or a patience \(an int >= 1\), got "
+                                             + repr(bad)):
+            mlp.fit(x, y, epochs=2, validation_data=(x, y), early_stopping=bad)
