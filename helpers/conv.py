@@ -76,7 +76,7 @@ from helpers._validate import as_float_array, check_finite, result_dtype
 __all__ = [
     "conv2d_forward", "conv2d_backward", "conv2d_naive", "conv2d_backward_naive",
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
-    "im2col", "col2im", "conv_output_size", "padding_amounts",
+    "im2col", "col2im", "conv_output_size", "padding_amounts", "receptive_field",
     "ConvCache", "MaxPoolCache", "AvgPoolCache",
 ]
 
@@ -312,11 +312,15 @@ def _col2im_add(dcols, dx_pad, kernel, stride, out_hw):
 # bytes stays in the CPU cache while it is multiplied (about 10% faster than one big cols), and
 # memory stays bounded however large the batch (cols of 64 images of 28x28x32 would be 58 MB).
 _BLOCK_BYTES = 2 ** 21
+# ... and at most about this many rows: for few channels (the first layer: 9 columns) 2 MB would
+# be 58 000 rows, and OpenBLAS's threads share the product colsᵀ @ dout (9 x 58 000 @ 58 000 x 32)
+# badly, up to 10x slower than in blocks of 8192 rows when the machine is busy.
+_BLOCK_ROWS = 8192
 
 
 def _image_blocks(N, rows_per_image, row_bytes):
-    """(start, stop) ranges of images whose cols take about _BLOCK_BYTES together."""
-    step = max(1, _BLOCK_BYTES // max(1, rows_per_image * row_bytes))
+    """(start, stop) ranges of images whose cols take about _BLOCK_BYTES (and _BLOCK_ROWS) together."""
+    step = max(1, min(_BLOCK_BYTES // max(1, rows_per_image * row_bytes), _BLOCK_ROWS // max(1, rows_per_image)))
     return [(s, min(N, s + step)) for s in range(0, N, step)]
 
 
@@ -404,11 +408,12 @@ def conv2d_forward(x, w, b, stride=1, padding="valid"):
     return out.reshape(N, Ho, Wo, F), ConvCache(x, w, stride, padding, pads, x_pad)
 
 
-def conv2d_backward(dout, cache):
+def conv2d_backward(dout, cache, *, need_dx: bool = True):
     """Backward pass of :func:`conv2d_forward`: gradients in the order of its inputs.
 
     dout (N, Ho, Wo, F) = ∂L/∂out, cache from conv2d_forward -> dx (N, H, W, C),
-    dw (KH, KW, C, F), db (F,), with
+    dw (KH, KW, C, F), db (F,). ``need_dx=False`` skips eq. (dx) and returns dx = None: the
+    first layer of a network needs no gradient for the images (a third of its backward work).
 
         db[f]          = Σ_{n, i, j} dout[n, i, j, f]                                   (db)
         dw[p, q, c, f] = Σ_{n, i, j} x_pad[n, i·SH + p, j·SW + q, c] · dout[n, i, j, f] (dw)
@@ -430,13 +435,14 @@ def conv2d_backward(dout, cache):
     w_mat_t = w.reshape(KH * KW * C, F).T.astype(dt, copy=False)
     db = np.ones(d2.shape[0], dtype=dt) @ d2        # eq. (db); = d2.sum(axis=0), 5x faster
     dw = np.zeros((KH * KW * C, F), dtype=dt)
-    dx_pad = np.zeros(x_pad.shape, dtype=dt)
+    dx_pad = np.zeros(x_pad.shape, dtype=dt) if need_dx else None
     for s, e in _image_blocks(N, Ho * Wo, KH * KW * C * x.itemsize):
         cols = _im2col_padded(x_pad[s:e], (KH, KW), stride, (Ho, Wo))
         d_block = d2[s * Ho * Wo:e * Ho * Wo]
         dw += cols.T @ d_block                                              # eq. (dw)
-        _col2im_add(d_block @ w_mat_t, dx_pad[s:e], (KH, KW), stride, (Ho, Wo))   # eq. (dx)
-    dx = np.ascontiguousarray(_crop(dx_pad, pads))
+        if need_dx:
+            _col2im_add(d_block @ w_mat_t, dx_pad[s:e], (KH, KW), stride, (Ho, Wo))   # eq. (dx)
+    dx = np.ascontiguousarray(_crop(dx_pad, pads)) if need_dx else None
     return dx, dw.reshape(KH, KW, C, F), db
 
 
@@ -535,11 +541,12 @@ def max_pool2d_forward(x, size, stride=None, padding="valid"):
     KH, KW = size
     out = np.array(_window(x_pad, 0, 0, stride, out_hw))     # offset (0, 0) of every window
     argmax = np.zeros(out.shape, dtype=np.min_scalar_type(KH * KW - 1))   # uint8 up to 16x16
+    better = np.empty(out.shape, dtype=bool)
     for k in range(1, KH * KW):                              # the other offsets (p, q), in order
         s = _window(x_pad, *divmod(k, KW), stride, out_hw)
-        better = s > out          # strict: on a tie the first maximum keeps the gradient
+        np.greater(s, out, out=better)   # strict: on a tie the first maximum keeps the gradient
         np.maximum(out, s, out=out)
-        argmax += better * (argmax.dtype.type(k) - argmax)   # = np.where(better, k, argmax)
+        np.copyto(argmax, k, where=better)                   # argmax = k where s won
     return out, MaxPoolCache(x.shape, size, stride, padding, pads, argmax)
 
 
@@ -555,11 +562,20 @@ def max_pool2d_backward(dout, cache):
     x_shape, (KH, KW), stride, padding, pads, argmax = cache
     dout = _check_dout(func, dout, argmax.shape)
     N, H, W, C = x_shape
-    dx_pad = np.zeros((N, H + sum(pads[0]), W + sum(pads[1]), C), dtype=result_dtype(dout))
+    dt = result_dtype(dout)
+    dout = dout.astype(dt, copy=False)
+    dx_pad = np.zeros((N, H + sum(pads[0]), W + sum(pads[1]), C), dtype=dt)
     out_hw = argmax.shape[1:3]
+    overlap = stride[0] < KH or stride[1] < KW
+    won = np.empty(argmax.shape, dtype=bool)
     for p in range(KH):
         for q in range(KW):
-            _window(dx_pad, p, q, stride, out_hw)[...] += dout * (argmax == p * KW + q)
+            np.equal(argmax, p * KW + q, out=won)             # the windows whose max sits at (p, q)
+            target = _window(dx_pad, p, q, stride, out_hw)
+            if overlap:                                       # windows share entries: add up
+                target += dout * won
+            else:                                             # each entry in one window at most:
+                np.copyto(target, dout, where=won)            # write, no temporary
     return np.ascontiguousarray(_crop(dx_pad, pads))
 
 
@@ -609,3 +625,36 @@ def avg_pool2d_backward(dout, cache):
         for q in range(KW):
             _window(dx_pad, p, q, stride, out_hw)[...] += share
     return np.ascontiguousarray(_crop(dx_pad, pads))
+
+
+# --------------------------------------------------------------------------------------
+# receptive field (notebook 04)
+# --------------------------------------------------------------------------------------
+
+def receptive_field(layers) -> int:
+    """The receptive field r of one output unit of a stack of layers, along one axis.
+
+    layers: the (kernel, stride) pair of each layer, from the input on; convolution and
+    pooling layers alike (a pooling window is a kernel). Returns the number of input pixels
+    (along one axis) that can influence one unit of the last layer::
+
+        r = 1 + Σ_l (k_l − 1) · Π_{i<l} s_i                                                   (rf)
+
+    layer l widens the field by k_l − 1 of its own input steps, and one step of its input is
+    Π_{i<l} s_i input pixels (the "jump"); its own stride s_l only matters to the layers above.
+    Padding does not change r (it only shifts where the field starts). Example: the 04 network,
+    Conv2D 3x3 -> MaxPooling2D 2 -> Conv2D 3x3 -> MaxPooling2D 2,
+    ``receptive_field([(3, 1), (2, 2), (3, 1), (2, 2)]) == 10``; an empty stack gives 1.
+    """
+    func = "receptive_field"
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise ValueError(f"{func}: layers must be a list of (kernel, stride) pairs, got {layers!r}")
+    r, jump = 1, 1
+    for k, layer in enumerate(layers):
+        if not (isinstance(layer, (tuple, list)) and len(layer) == 2 and all(_is_int(v) and v >= 1 for v in layer)):
+            raise ValueError(f"{func}: layer {k} must be a (kernel, stride) pair of positive ints, got {layer!r}")
+        kernel, stride = int(layer[0]), int(layer[1])
+        r += (kernel - 1) * jump                       # eq. (rf): this layer's k − 1 steps of its input
+        jump *= stride                                 # the steps of the next layer's input
+    return r
+

@@ -478,3 +478,43 @@ def test_size_helpers_and_im2col_validation():
     with pytest.raises(ValueError, match=re.escape("col2im: dcols has shape (5, 9) but x_shape (1, 4, 4, 1) "
                                                    "and kernel (3, 3) give (4, 9)")):
         conv.col2im(np.zeros((5, 9)), (1, 4, 4, 1), 3)
+
+
+@pytest.mark.parametrize("layers, expected", [
+    ([(3, 1), (2, 2), (3, 1), (2, 2)], 10),          # the 04 network: conv, pool, conv, pool
+    ([(7, 2), (3, 2), (3, 1), (3, 1)], 27),          # a ResNet stem: a stride-2 conv, then a pool
+    ([(3, 2), (3, 2), (3, 2)], 15),
+    ([(5, 3)], 5),
+    ([], 1),
+])
+def test_receptive_field_formula_and_measured_support(layers, expected):
+    assert conv.receptive_field(layers) == expected
+    if not layers:
+        return
+    # measure it: the input pixels whose gradient reaches output unit (0, 0) through the stack,
+    # with all-positive weights (no cancellation); a (2, 2) layer is average pooling (linear, so
+    # every entry of its window gets gradient, as a kernel of ones would)
+    H = expected + 8
+    x, steps = np.ones((1, H, H, 1)), []
+    for k, s in layers:
+        if (k, s) == (2, 2):
+            x, cache = conv.avg_pool2d_forward(x, 2)
+            steps.append(lambda d, cache=cache: conv.avg_pool2d_backward(d, cache))
+        else:
+            x, cache = conv.conv2d_forward(x, np.ones((k, k, 1, 1)), np.zeros(1), stride=s)
+            steps.append(lambda d, cache=cache: conv.conv2d_backward(d, cache)[0])
+    dout = np.zeros(x.shape)
+    dout[0, 0, 0, 0] = 1.0
+    for step in reversed(steps):
+        dout = step(dout)
+    rows, cols = np.nonzero(dout[0, :, :, 0])
+    assert rows.max() + 1 == cols.max() + 1 == expected and rows.min() == cols.min() == 0
+
+
+def test_receptive_field_validation():
+    for layers, message in [(5, "layers must be a list of (kernel, stride) pairs, got 5"),
+                            ([(3, 1), (2,)], "layer 1 must be a (kernel, stride) pair of positive ints, got (2,)"),
+                            ([(0, 1)], "layer 0 must be a (kernel, stride) pair of positive ints, got (0, 1)"),
+                            ([(3.0, 1)], "layer 0 must be a (kernel, stride) pair")]:
+        with pytest.raises(ValueError, match=re.escape(f"receptive_field: {message}")):
+            conv.receptive_field(layers)

@@ -361,3 +361,462 @@ def test_cnn_shapes_mistakes_are_distinct():
     switches = [{}, {"conv_padding": "same"}, {"conv_padding": "valid"}, {"pool_round_up": True},
                 {"conv_minus_one": True}]
     _all_distinct([[ch2._cnn_sizes(H, p, **s) for H, p in ch2._SHAPE_CASES] for s in switches])
+
+
+# --------------------------------------------------------------------------------------
+# the checks of issue 12: conv backward by loops, padding_amounts, receptive field, im2col
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("check, text", [
+    (ch2.check_conv_backward_loops, "expected a tuple (dx, dw, db) of 3 arrays, got a str"),
+    (ch2.check_padding_amounts, "which is not a number"), (ch2.check_receptive_field, "which is not a number"),
+    (ch2.check_im2col_loop, "that is not an array of numbers"),
+])
+def test_new_checks_handle_stub_crash_none_and_text(check, text, capsys):
+    fb = check(_stub)
+    assert not fb and fb.message.startswith(NOT_IMPLEMENTED)
+    assert capsys.readouterr().out.startswith(f"✘ {fb.exercise}: {NOT_IMPLEMENTED}")
+    fb = check(_crash)
+    assert not fb and fb.message.startswith("your code raised KeyError")
+    fb = check(lambda *args: None)
+    assert not fb and "returned None" in fb.message
+    fb = check(lambda *args: "text")
+    assert not fb and text in fb.message
+    assert check(lambda *args: None).exercise in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------
+# notebook 03: conv_backward by loops (CS231n's conv_backward_naive)
+# --------------------------------------------------------------------------------------
+
+def conv_backward_right(dout, x, w, stride=1):
+    return student_backward(dout, x, w, stride)
+
+
+def student_backward(dout, x, w, stride=1, *, flip_dx=False, dx_filters=None, assign=False, dw_images="all",
+                     dw_transposed=False, dw_flipped=False, step=None, dw_scale=1.0, db_axes=(0, 1, 2),
+                     db_scale=1.0):
+    """A student's loops, with one mistake switched on (written independently of ch2's variants)."""
+    N, H, W, C = x.shape
+    KH, KW, _, F = w.shape
+    _, Ho, Wo, _ = dout.shape
+    step = stride if step is None else step
+    dx, dw = np.zeros_like(x), np.zeros_like(w)
+    kernel = w[::-1, ::-1] if flip_dx else w
+    for n in range(N):
+        if dw_images == "reset":
+            dw = np.zeros_like(w)            # the bug: dw starts again for every image
+        for i in range(Ho):
+            for j in range(Wo):
+                r0, c0 = i * step, j * step
+                for f in range(F) if dx_filters is None else dx_filters:
+                    g = dout[n, i, j, f]
+                    if assign:
+                        dx[n, r0:r0 + KH, c0:c0 + KW, :] = kernel[:, :, :, f] * g
+                    else:
+                        dx[n, r0:r0 + KH, c0:c0 + KW, :] += kernel[:, :, :, f] * g
+                for f in range(F):
+                    if dw_images == "first" and n > 0:
+                        continue
+                    window = x[n, r0:r0 + KH, c0:c0 + KW, :]
+                    for p in range(KH):
+                        for q in range(KW):
+                            target = (q, p) if dw_transposed else (p, q)
+                            source = (KH - 1 - p, KW - 1 - q) if dw_flipped else (p, q)
+                            if assign:
+                                dw[target + (slice(None), f)] = window[source] * dout[n, i, j, f]
+                            else:
+                                dw[target + (slice(None), f)] += window[source] * dout[n, i, j, f]
+    db = dout.sum(axis=db_axes) * db_scale
+    return dx, dw * dw_scale, db
+
+
+def conv_backward_vectorised(dout, x, w, stride=1):
+    """A different right answer: one einsum per gradient, over strided views of all windows."""
+    KH, KW = w.shape[:2]
+    _, Ho, Wo, _ = dout.shape
+    windows = np.lib.stride_tricks.sliding_window_view(x, (KH, KW), axis=(1, 2))[:, ::stride, ::stride]
+    dw = np.einsum("nijcpq,nijf->pqcf", windows, dout)
+    dx = np.zeros_like(x)
+    for p in range(KH):
+        for q in range(KW):
+            dx[:, p:p + stride * (Ho - 1) + 1:stride, q:q + stride * (Wo - 1) + 1:stride] += dout @ w[p, q].T
+    return dx, dw, dout.sum(axis=(0, 1, 2))
+
+
+def test_conv_backward_right(capsys):
+    _right(ch2.check_conv_backward_loops, conv_backward_right, capsys, "conv_backward")
+
+
+def test_conv_backward_other_right_answers(capsys):
+    _right(ch2.check_conv_backward_loops, conv_backward_vectorised, capsys, "conv_backward")
+
+    def via_helpers(dout, x, w, stride=1):
+        _, cache = conv.conv2d_forward(x, w, np.zeros(w.shape[3]), stride=stride)
+        return list(conv.conv2d_backward(dout, cache))   # a list, not a tuple: fine
+
+    _right(ch2.check_conv_backward_loops, via_helpers, capsys, "conv_backward")
+
+    def changes_its_inputs(dout, x, w, stride=1):
+        result = conv_backward_right(dout, x, w, stride)
+        dout[...], x[...], w[...] = 0, 0, 0
+        return result
+
+    _right(ch2.check_conv_backward_loops, changes_its_inputs, capsys, "conv_backward")
+    _right(ch2.check_conv_backward_loops, conv_backward_right, capsys, "conv_backward")
+
+
+def _sb(**mistake):
+    return lambda dout, x, w, stride=1: student_backward(dout, x, w, stride, **mistake)
+
+
+@pytest.mark.parametrize("wrong, phrase", [
+    (_sb(flip_dx=True), "dx uses the flipped kernel"),
+    (_sb(dx_filters=[0]), "dx is missing the sum over the filters f"),
+    (_sb(assign=True), "dx is assigned (=) where it must add up (+=)"),
+    (_sb(dw_transposed=True), "dw is transposed in (p, q): dw[p, q, c, f] pairs"),   # square kernel: by value
+    (_sb(dw_flipped=True), "dw is flipped"),
+    (_sb(dw_images="first"), "dw is not summed over the batch: every image used the same w, so dw adds up the "
+                             "contributions of all N images (yours is image n = 0 alone)"),
+    (_sb(dw_images="reset"), "(yours is the last image alone: is dw reset inside the loop over n?)"),
+    (_sb(dw_scale=0.5), "dw is divided by N"),
+    (_sb(db_scale=0.5), "db is divided by N"),
+    (lambda d, x, w, s=1: student_backward(d, x, w, s, db_scale=1 / d[..., 0].size),
+     "db is divided by the number of outputs"),
+    (_sb(db_axes=0), "db has shape (3, 4, 3), expected (3,): db is summed over the images n only"),
+    (_sb(db_axes=(1, 2)), "db has shape (2, 3), expected (3,): db is not summed over the batch"),
+    (_sb(db_axes=None), "db has shape (), expected (3,): db is summed over the filters too"),
+    (_sb(db_axes=3), "db has shape (2, 3, 4), expected (3,): db is summed over the filters"),
+    (lambda d, x, w, s=1: (d, *conv_backward_right(d, x, w, s)[1:]),
+     "dx has shape (2, 3, 4, 3), expected (2, 5, 6, 2): dx has the shape of dout"),
+    (lambda d, x, w, s=1: (conv_backward_right(d, x, w, s)[0],
+                           conv_backward_right(d, x, w, s)[1].transpose(0, 1, 3, 2),
+                           conv_backward_right(d, x, w, s)[2]),
+     "dw has shape (3, 3, 3, 2), expected (3, 3, 2, 3): dw has its channels and filters swapped"),
+    (lambda d, x, w, s=1: (conv_backward_right(d, x, w, s)[0] * 1.5, *conv_backward_right(d, x, w, s)[1:]),
+     "dx differs from the reference; largest difference at index"),
+])
+def test_conv_backward_wrong_answers_are_named(wrong, phrase, capsys):
+    fb = _wrong(ch2.check_conv_backward_loops, wrong, phrase)
+    assert not fb.message.startswith("right for stride 1")   # all of these show on the stride-1 case
+    assert capsys.readouterr().out.startswith("✘ conv_backward: ")
+
+
+def _right_for_stride_1(wrong):
+    return lambda d, x, w, s=1: conv_backward_right(d, x, w) if s == 1 else wrong(d, x, w, s)
+
+
+@pytest.mark.parametrize("wrong, phrase", [
+    (_sb(step=1), "right for stride 1, wrong for stride 2: the stride is ignored: window (i, j) starts at row"),
+    (lambda d, x, w, s=1: (student_backward(d, x, w, s, step=1)[0], *conv_backward_right(d, x, w, s)[1:]),
+     "right for stride 1, wrong for stride 2: dx: the stride is ignored"),
+    (lambda d, x, w, s=1: (conv_backward_right(d, x, w, s)[0], student_backward(d, x, w, s, step=1)[1],
+                           conv_backward_right(d, x, w, s)[2]),
+     "right for stride 1, wrong for stride 2: dw: the stride is ignored"),
+    (_right_for_stride_1(lambda d, x, w, s: (conv_backward_right(d, x, w, s)[0][:, :7],
+                                             *conv_backward_right(d, x, w, s)[1:])),
+     "dx has shape (2, 7, 6, 3), expected (2, 8, 6, 3): dx covers only the rows and columns some window reaches"),
+    (_right_for_stride_1(lambda d, x, w, s: (conv_backward_right(d, x, w, s)[0],
+                                             conv_backward_right(d, x, w, s)[1].transpose(1, 0, 2, 3),
+                                             conv_backward_right(d, x, w, s)[2])),
+     "dw has shape (2, 3, 3, 2), expected (3, 2, 3, 2): dw is transposed in (p, q)"),
+    (_right_for_stride_1(_crash),
+     "your code raised KeyError: 'no such key' on the stride-2 case (right for stride 1)"),
+])
+def test_conv_backward_stride_2_mistakes_are_named(wrong, phrase):
+    fb = _wrong(ch2.check_conv_backward_loops, wrong, phrase)
+    if "your code raised" not in fb.message:
+        assert fb.message.startswith("right for stride 1, wrong for stride 2: ")
+
+
+def test_conv_backward_stride_ignored_in_both_is_named_once():
+    fb = _wrong(ch2.check_conv_backward_loops, _sb(step=1), "the stride is ignored")
+    assert fb.message.count("the stride is ignored") == 1 and "dx:" not in fb.message
+
+
+def test_conv_backward_several_wrong_gradients_are_each_named():
+    fb = _wrong(ch2.check_conv_backward_loops,
+                lambda d, x, w, s=1: student_backward(d, x, w, s, dw_scale=0.5, db_axes=0), "dw is divided by N")
+    assert "db is summed over the images n only" in fb.message and fb.message.endswith("(dx is right)")
+    fb = _wrong(ch2.check_conv_backward_loops, lambda d, x, w, s=1: (d, d, d), "dx has the shape of dout")
+    assert "dw has shape" in fb.message and "db has shape" in fb.message and "right)" not in fb.message
+
+
+@pytest.mark.parametrize("wrong, phrase", [
+    (lambda d, x, w, s=1: conv_backward_right(d, x, w, s)[:2], "expected a tuple (dx, dw, db) of 3 arrays, got 2"),
+    (lambda d, x, w, s=1: conv_backward_right(d, x, w, s)[1], "expected a tuple (dx, dw, db) of 3 arrays, got a nd"),
+    (lambda d, x, w, s=1: (*conv_backward_right(d, x, w, s)[:2], "db"),
+     "db (in the tuple (dx, dw, db) you returned) is a str that is not an array of numbers"),
+    (lambda d, x, w: conv_backward_right(d, x, w), "your code raised TypeError"),   # no stride argument
+])
+def test_conv_backward_wrong_types_are_named(wrong, phrase):
+    _wrong(ch2.check_conv_backward_loops, wrong, phrase)
+
+
+def test_conv_backward_inputs_and_mistakes_are_distinct():
+    for stride in (1, 2):
+        dout, x, w = ch2._conv_backward_inputs(stride)
+        assert np.all(dout != 0) and x.shape[3] != w.shape[3]        # C != F: swapped dw has another shape
+        assert (w.shape[0] == w.shape[1]) == (stride == 1)          # square, then non-square kernel
+        right = conv.conv2d_backward_naive(dout, x, w, stride)
+        for got, want in zip(conv_backward_right(dout, x, w, stride), right):
+            assert np.allclose(got, want)
+        for got, want in zip(ch2._conv_backward_variant(dout, x, w, stride), right):
+            assert np.allclose(got, want)
+        mistakes = [dict(flip_dx=True), dict(dx_filters=[0]), dict(assign=True), dict(dw_flipped=True),
+                    dict(dw_images="first"), dict(dw_images="reset"), dict(dw_scale=0.5)]
+        if stride == 1:
+            mistakes.append(dict(dw_transposed=True))
+        else:
+            mistakes.append(dict(step=1))
+        for k in range(3):   # dx, dw, db: the variants that change gradient k are all different
+            variants = [right[k]] + [v[k] for v in (student_backward(dout, x, w, stride, **m) for m in mistakes)]
+            changed = [v for v in variants[1:] if not np.allclose(v, right[k])]
+            _all_distinct([right[k], *changed])
+        if stride > 1:   # a row that no window reaches
+            assert x.shape[1] > (dout.shape[1] - 1) * stride + w.shape[0]
+
+
+# --------------------------------------------------------------------------------------
+# notebook 03: padding_amounts
+# --------------------------------------------------------------------------------------
+
+def padding_right(size, kernel, stride, padding):
+    if padding == "valid":
+        return 0, 0
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def student_padding(*, top_extra=False, k_minus_1=False, both_halves=False, floor=False, clip=True,
+                    valid_pads=False):
+    def padding_amounts(size, kernel, stride, padding):
+        if padding == "valid" and not valid_pads:
+            return (0, 0)
+        out = size // stride if floor else math.ceil(size / stride)
+        total = kernel - 1 if k_minus_1 else (out - 1) * stride + kernel - size
+        total = max(total, 0) if clip else total
+        half = total // 2
+        if top_extra:
+            return total - half, half
+        return (half, half) if both_halves else (half, total - half)
+    return padding_amounts
+
+
+def test_padding_amounts_right(capsys):
+    _right(ch2.check_padding_amounts, padding_right, capsys, "padding_amounts")
+    _right(ch2.check_padding_amounts, student_padding(), capsys, "padding_amounts")
+    _right(ch2.check_padding_amounts, conv.padding_amounts, capsys, "padding_amounts")
+    # a list [0, 1] or NumPy ints are the right numbers too
+    _right(ch2.check_padding_amounts, lambda *c: list(np.array(padding_right(*c))), capsys, "padding_amounts")
+
+
+@pytest.mark.parametrize("wrong, phrase", [
+    (student_padding(top_extra=True), "the extra row is at the top"),
+    (student_padding(k_minus_1=True), "P_total = kernel - 1 is right only for stride 1"),
+    (student_padding(both_halves=True), "the same padding on both sides loses the odd one"),
+    (student_padding(floor=True), "'same' rounds up: the output size is out = ceil(size / stride)"),
+    (student_padding(clip=False), "negative padding"),
+    (student_padding(valid_pads=True), "'valid' means no padding at all"),
+    (lambda s, k, st, p: sum(padding_right(s, k, st, p)),
+     "fn(28, 3, 1, 'valid') returned a result of shape (), expected a tuple of 2 ints, shape (2,)"),
+    (lambda s, k, st, p: (0, 0) if p == "valid" else (1, 1), "fn(28, 4, 1, 'same') returned (1, 1), expected (1, 2)"),
+    (lambda s, k, st, p: padding_right(s, k, st, p) if p == "valid" else s / 0,
+     "your code raised ZeroDivisionError: division by zero (in fn(28, 3, 1, 'same'))"),
+])
+def test_padding_amounts_wrong_answers_are_named(wrong, phrase):
+    _wrong(ch2.check_padding_amounts, wrong, phrase)
+
+
+def test_padding_amounts_cases_and_mistakes_are_distinct():
+    variants = [[padding_right(*c) for c in ch2._PAD_CASES]]
+    for m in ("top_extra", "k_minus_1", "both_halves", "floor", "clip", "valid_pads"):
+        fn = student_padding(**{m: m != "clip"})
+        variants.append([fn(*c) for c in ch2._PAD_CASES])
+    _all_distinct(variants)
+    assert variants[0] == [conv.padding_amounts(*c) for c in ch2._PAD_CASES]
+    kernels, strides = {c[1] for c in ch2._PAD_CASES}, {c[2] for c in ch2._PAD_CASES}
+    assert {1, 2} <= strides and any(k % 2 for k in kernels) and any(k % 2 == 0 for k in kernels)
+
+
+def test_padding_amounts_cases_match_tensorflow(tf):
+    # TensorFlow agrees: a "same" convolution equals a "valid" one on the input padded by (before, after)
+    for size, k, s, padding in ch2._PAD_CASES:
+        x = np.arange(size, dtype=np.float64).reshape(1, size, 1, 1) + 1
+        w = np.ones((k, 1, 1, 1))
+        before, after = padding_right(size, k, s, padding)
+        want = tf.nn.conv2d(np.pad(x, ((0, 0), (before, after), (0, 0), (0, 0))), w, s, "VALID").numpy()
+        assert np.array_equal(tf.nn.conv2d(x, w, s, padding.upper()).numpy(), want)
+
+
+# --------------------------------------------------------------------------------------
+# notebook 04: receptive_field
+# --------------------------------------------------------------------------------------
+
+def receptive_field_right(layers):
+    r, jump = 1, 1
+    for k, s in layers:
+        r += (k - 1) * jump
+        jump *= s
+    return r
+
+
+def receptive_field_from_the_top(layers):
+    """A different right answer: from one output unit down, r_below = s·r + (k − s)."""
+    r = 1
+    for k, s in reversed(layers):
+        r = s * r + (k - s)
+    return r
+
+
+def test_receptive_field_right(capsys):
+    _right(ch2.check_receptive_field, receptive_field_right, capsys, "receptive_field")
+    _right(ch2.check_receptive_field, receptive_field_from_the_top, capsys, "receptive_field")
+    _right(ch2.check_receptive_field, conv.receptive_field, capsys, "receptive_field")
+    _right(ch2.check_receptive_field, lambda layers: np.int64(receptive_field_right(layers)), capsys,
+           "receptive_field")
+
+
+def test_receptive_field_of_the_04_network_is_10():
+    layers = ch2._RF_CASES[0][0]
+    assert layers == [(3, 1), (2, 2), (3, 1), (2, 2)]   # conv1 3x3, pool1 2x2, conv2 3x3, pool2 2x2
+    assert conv.receptive_field(layers) == receptive_field_right(layers) == 10
+
+
+def test_receptive_field_student_may_empty_the_list(capsys):
+    def pops(layers):
+        r, jump = 1, 1
+        while layers:
+            k, s = layers.pop(0)
+            r, jump = r + (k - 1) * jump, jump * s
+        return r
+
+    cases = [list(c[0]) for c in ch2._RF_CASES]
+    _right(ch2.check_receptive_field, pops, capsys, "receptive_field")
+    _right(ch2.check_receptive_field, pops, capsys, "receptive_field")
+    assert [c[0] for c in ch2._RF_CASES] == cases
+
+
+def _rf_with(step):
+    """1 + Σ_m (k_m − 1)·step(m, strides) over the layers m, the way a student would write the loop."""
+    def receptive_field(layers):
+        strides = [s for _, s in layers]
+        return 1 + sum((k - 1) * step(m, strides) for m, (k, _) in enumerate(layers))
+    return receptive_field
+
+
+@pytest.mark.parametrize("wrong, phrase", [
+    (_rf_with(lambda m, s: math.prod(s[:m + 1])), "the product includes the layer's own stride"),
+    (_rf_with(lambda m, s: 1), "the strides are missing"),
+    (lambda layers: receptive_field_right(layers) - 1, "the +1 is missing"),
+    (_rf_with(lambda m, s: math.prod(s)), "every layer is multiplied by the product of all the strides"),
+    (_rf_with(lambda m, s: math.prod(s[m + 1:])), "the strides multiplied are those of the layers above"),
+    # sum of the kernels: right by chance for the 04 network (10), so the second list is named
+    (lambda layers: sum(k for k, _ in layers), "fn([(7, 2), (3, 2), (3, 1), (3, 1)]) returned 16, expected 27"),
+    (lambda layers: (receptive_field_right(layers),) * 2, "returned a result of shape (2,), expected one int"),
+])
+def test_receptive_field_wrong_answers_are_named(wrong, phrase):
+    _wrong(ch2.check_receptive_field, wrong, phrase)
+
+
+def test_receptive_field_mistakes_are_distinct():
+    steps = [lambda m, s: math.prod(s[:m]), lambda m, s: math.prod(s[:m + 1]), lambda m, s: 1,
+             lambda m, s: math.prod(s), lambda m, s: math.prod(s[m + 1:])]
+    variants = [[_rf_with(step)(c[0]) for c in ch2._RF_CASES] for step in steps]
+    variants.append([receptive_field_right(c[0]) - 1 for c in ch2._RF_CASES])
+    _all_distinct(variants)
+    assert variants[0] == [receptive_field_right(c[0]) for c in ch2._RF_CASES] == [10, 27, 15]
+    assert any(s == 2 for k, s in ch2._RF_CASES[1][0] if k > 2)   # a stride-2 convolution
+
+
+# --------------------------------------------------------------------------------------
+# notebook 03: im2col by the (p, q) loop
+# --------------------------------------------------------------------------------------
+
+def student_im2col(*, order="pqc", rows="nij", step=None, full_size=False):
+    """A student's (p, q) loop, with one mistake switched on."""
+    def im2col(x, kernel_size, stride=1):
+        N, H, W, C = x.shape
+        KH, KW = kernel_size
+        S = 1 if full_size else stride
+        Ho, Wo = (H - KH) // S + 1, (W - KW) // S + 1
+        st = S if step is None else step
+        cols = np.zeros((N, Ho, Wo, KH, KW, C))
+        for p in range(KH):
+            for q in range(KW):
+                cols[:, :, :, p, q, :] = x[:, p:p + st * (Ho - 1) + 1:st, q:q + st * (Wo - 1) + 1:st, :]
+        cols = cols.transpose(*("nij".index(a) for a in rows), *(3 + "pqc".index(a) for a in order))
+        return cols.reshape(N * Ho * Wo, KH * KW * C)
+    return im2col
+
+
+def im2col_by_windows(x, kernel_size, stride=1):
+    """A different right answer: a loop over the windows (n, i, j) instead of the offsets (p, q)."""
+    N, H, W, C = x.shape
+    KH, KW = kernel_size
+    Ho, Wo = (H - KH) // stride + 1, (W - KW) // stride + 1
+    rows = [x[n, i * stride:i * stride + KH, j * stride:j * stride + KW, :].ravel()
+            for n in range(N) for i in range(Ho) for j in range(Wo)]
+    return np.array(rows)
+
+
+def test_im2col_right(capsys):
+    _right(ch2.check_im2col_loop, student_im2col(), capsys, "im2col")
+    _right(ch2.check_im2col_loop, im2col_by_windows, capsys, "im2col")
+    _right(ch2.check_im2col_loop, lambda x, k, s=1: conv.im2col(x, k, s), capsys, "im2col")
+
+    def vectorised(x, kernel_size, stride=1):
+        v = np.lib.stride_tricks.sliding_window_view(x, kernel_size, axis=(1, 2))[:, ::stride, ::stride]
+        return v.transpose(0, 1, 2, 4, 5, 3).reshape(-1, kernel_size[0] * kernel_size[1] * x.shape[3])
+
+    _right(ch2.check_im2col_loop, vectorised, capsys, "im2col")
+
+
+def test_im2col_matches_tensorflow_extract_patches(tf):
+    for stride in (1, 2):
+        x, (KH, KW) = ch2._im2col_inputs(stride)
+        patches = tf.image.extract_patches(x, [1, KH, KW, 1], [1, stride, stride, 1], [1, 1, 1, 1], "VALID")
+        assert np.array_equal(student_im2col()(x, (KH, KW), stride), patches.numpy().reshape(-1, KH * KW * x.shape[3]))
+
+
+@pytest.mark.parametrize("wrong, phrase", [
+    (student_im2col(order="cpq"), "the columns are in (c, p, q) order"),
+    (student_im2col(order="qpc"), "p and q are swapped"),
+    (student_im2col(rows="ijn"), "the rows are position-major, (i, j, n)"),
+    (student_im2col(rows="nji"), "the rows run down the columns, (n, j, i)"),
+    (lambda x, k, s=1: student_im2col()(x, k, s).T, "has shape (12, 16), expected (16, 12): cols is transposed"),
+    (lambda x, k, s=1: student_im2col()(x[:1], k, s), "has shape (8, 12), expected (16, 12): only one image"),
+    (lambda x, k, s=1: student_im2col()(x, k, s).reshape(2, 8, 12), "cols is 3-D"),
+    (lambda x, k, s=1: student_im2col()(x, k, s).reshape(2, 2, 4, 3, 2, 2), "cols is still 6-D"),
+    (lambda x, k, s=1: im2col_by_windows(x, k[::-1], s), "the kernel's axes are swapped"),
+    (lambda x, k, s=1: student_im2col()(x, k, s) + 1, "the result differs from the reference; largest difference"),
+])
+def test_im2col_wrong_answers_are_named(wrong, phrase):
+    fb = _wrong(ch2.check_im2col_loop, wrong, phrase)
+    assert not fb.message.startswith("right for stride 1")
+
+
+@pytest.mark.parametrize("wrong, phrase", [
+    (student_im2col(step=1), "right for stride 1, wrong for stride 2: the stride is ignored: window (i, j) starts"),
+    (student_im2col(full_size=True),
+     "right for stride 1, wrong for stride 2: the result has shape (48, 18), expected (12, 18): the stride is ignored"),
+    (lambda x, k, s=1: student_im2col()(x, k, s) if s == 1 else None, "right for stride 1, wrong for stride 2: your "
+                                                                      "function returned None"),
+    (lambda x, k, s=1: student_im2col()(x, k, s) if s == 1 else 1 / 0,
+     "your code raised ZeroDivisionError: division by zero on the stride-2 case (right for stride 1)"),
+])
+def test_im2col_stride_2_mistakes_are_named(wrong, phrase):
+    _wrong(ch2.check_im2col_loop, wrong, phrase)
+
+
+def test_im2col_inputs_and_mistakes_are_distinct():
+    for stride in (1, 2):
+        x, kernel = ch2._im2col_inputs(stride)
+        assert len(np.unique(x)) == x.size and kernel[0] != kernel[1] and x.shape[0] > 1 and x.shape[3] > 1
+        variants = [student_im2col(**m)(x, kernel, stride) for m in
+                    ({}, {"order": "cpq"}, {"order": "qpc"}, {"rows": "ijn"}, {"rows": "nji"})]
+        if stride > 1:
+            variants.append(student_im2col(step=1)(x, kernel, stride))
+        _all_distinct(variants)
+        assert np.array_equal(variants[0], conv.im2col(x, kernel, stride))
