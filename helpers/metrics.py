@@ -158,7 +158,9 @@ def threshold_for_sensitivity(y_true, p, target: float) -> float:
     y, p = _check(y_true, p, "threshold_for_sensitivity")
     if not 0 < target <= 1:
         raise ValueError(f"threshold_for_sensitivity: target must be in (0, 1], got {target}")
-    _, tpr, thresholds = roc_curve(y, p)
+    # every observed score is a candidate: the default drop_intermediate=True would skip scores
+    # that lie on a straight run of the ROC curve, and with them the threshold asked for
+    _, tpr, thresholds = roc_curve(y, p, drop_intermediate=False)
     ok = np.flatnonzero(tpr >= target)  # tpr rises as the threshold falls
     return float(min(thresholds[ok[0]], 1.0))
 
@@ -175,7 +177,7 @@ def threshold_for_specificity(y_true, p, target: float) -> float:
     y, p = _check(y_true, p, "threshold_for_specificity")
     if not 0 < target <= 1:
         raise ValueError(f"threshold_for_specificity: target must be in (0, 1], got {target}")
-    fpr, _, thresholds = roc_curve(y, p)
+    fpr, _, thresholds = roc_curve(y, p, drop_intermediate=False)   # every observed score, as above
     ok = np.flatnonzero(1 - fpr >= target)  # specificity falls as the threshold falls
     return float(min(thresholds[ok[-1]], 1.0))
 

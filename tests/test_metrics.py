@@ -49,6 +49,37 @@ def test_confirmatory_threshold_reaches_the_specificity_and_is_the_lowest_that_d
     assert metrics.binary_report(Y, P, 0.7).specificity < 1.0  # the next lower observed score
 
 
+def _brute_force_thresholds(y, p, target):
+    """(highest score with sensitivity >= target, lowest score with specificity >= target), by
+    trying every observed score as the threshold, and 1.0 (above every score here: no positive)."""
+    scores = np.r_[np.unique(p), 1.0]
+    positive = p[:, None] >= scores[None, :]           # (N, candidates)
+    sens = positive[y == 1].mean(axis=0)
+    spec = (~positive[y == 0]).mean(axis=0)
+    return scores[sens >= target].max(), scores[spec >= target].min()
+
+
+def test_thresholds_on_a_straight_run_of_the_roc_curve():
+    # the benign scores 0.8 ... 0.65 lie on one straight run of the ROC curve, whose inner points
+    # roc_curve's drop_intermediate=True skips, and with them the threshold asked for
+    y = np.array([1, 1, 0, 0, 0, 0, 1, 0, 0, 0])
+    p = np.array([0.95, 0.9, 0.8, 0.75, 0.7, 0.65, 0.6, 0.5, 0.4, 0.1])
+    assert metrics.threshold_for_specificity(y, p, 0.6) == _brute_force_thresholds(y, p, 0.6)[1]
+    assert metrics.threshold_for_sensitivity(y, p, 0.6) == _brute_force_thresholds(y, p, 0.6)[0]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_thresholds_agree_with_trying_every_score(seed):
+    r = np.random.default_rng(seed)
+    n = int(r.integers(5, 60))
+    y = np.r_[0, 1, r.integers(0, 2, n - 2)]
+    p = r.integers(0, 20, n) / 20                           # in [0, 0.95], with many ties
+    for target in (0.5, 0.6, 0.75, 0.8, 0.9, 0.95, 1.0):
+        highest_sens, lowest_spec = _brute_force_thresholds(y, p, target)
+        assert metrics.threshold_for_sensitivity(y, p, target) == highest_sens, target
+        assert metrics.threshold_for_specificity(y, p, target) == lowest_spec, target
+
+
 @pytest.mark.parametrize("y, p, match", [
     (np.array([0, 1]), np.array([0.5]), r"got y_true \(2,\) and p \(1,\)"),
     (np.array([0, 2]), np.array([0.5, 0.5]), "only 0 and 1"),
