@@ -101,6 +101,9 @@ class BinaryReport(NamedTuple):
             threshold 0.50: TP 39, FN 3, TN 68, FP 4 (95% Wilson score intervals)
             sensitivity 0.929 (39/42; 95% CI 0.810-0.975)
             ...
+            prevalence  0.368 (42/114; PPV and NPV hold at this prevalence only)
+
+        The last line is the sample's prevalence (TP + FN) / N, at which PPV and NPV were counted.
         """
         rates = self.intervals(level, method)    # validates level and method
         pct = f"{100 * float(level):g}%"
@@ -112,6 +115,9 @@ class BinaryReport(NamedTuple):
                 lines.append(f"{label:<11} {r.value:.3f} ({r.k}/{r.n}; {pct} CI {r.low:.3f}-{r.high:.3f})")
             else:
                 lines.append(f"{label:<11} undefined ({r.k}/{r.n})")
+        sick, n = self.tp + self.fn, self.tp + self.fp + self.tn + self.fn
+        if n:   # PPV and NPV depend on it: say which prevalence they hold at
+            lines.append(f"prevalence  {sick / n:.3f} ({sick}/{n}; PPV and NPV hold at this prevalence only)")
         return "\n".join(lines)
 
 

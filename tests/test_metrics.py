@@ -224,6 +224,7 @@ def test_undefined_rate_has_nan_interval_not_an_error():
     assert (rates["ppv"].k, rates["ppv"].n) == (0, 1) and rates["ppv"].high < 1
     assert (rates["specificity"].k, rates["specificity"].n) == (2, 3)
     assert "sensitivity undefined (0/0)" in r.with_ci()
+    assert r.with_ci().splitlines()[-1] == "prevalence  0.000 (0/3; PPV and NPV hold at this prevalence only)"
 
 
 def test_with_ci_text():
@@ -235,6 +236,7 @@ def test_with_ci_text():
         "PPV         0.907 (39/43; 95% CI 0.784-0.963)",
         "NPV         0.958 (68/71; 95% CI 0.883-0.986)",
         "accuracy    0.939 (107/114; 95% CI 0.879-0.970)",
+        "prevalence  0.368 (42/114; PPV and NPV hold at this prevalence only)",
     ]
     exact = known_report().with_ci(0.9, "exact").splitlines()
     assert exact[0].endswith("(90% exact Clopper-Pearson intervals)")

@@ -20,7 +20,7 @@ import pytest
 
 from helpers import student
 from helpers.exercises import NOT_IMPLEMENTED
-from helpers.student import BEGIN, END, make_student_copy, strip_solutions
+from helpers.student import BEGIN, END, TEXT_STUB, make_student_copy, strip_solutions
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -34,6 +34,16 @@ def _read(path: Path):
 def _solution_cells(nb) -> list[int]:
     return [i for i, c in enumerate(nb.cells)
             if c.cell_type == "code" and any(line.strip() == BEGIN for line in c.source.split("\n"))]
+
+
+# An open exercise answered in code (a sketch a teacher reads, nbgrader's "manually graded
+# answer") carries this cell tag: it has no automatic check after it. Every other solution cell
+# is followed by its check cell.
+MANUAL = "manually-graded"
+
+
+def _checked_solution_cells(nb) -> list[int]:
+    return [i for i in _solution_cells(nb) if MANUAL not in nb.cells[i].metadata.get("tags", [])]
 
 
 def _split_solution(source: str) -> tuple[list[str], list[str]]:
@@ -256,14 +266,27 @@ def test_student_copy_of_a_course_notebook(path):
     # check cells keep their source but lose the solution's stored verdict ("✔ ... correct")
     check_cells = {i for i, c in enumerate(nb.cells)
                    if c.cell_type == "code" and i not in solution_cells and re.search(r"\bcheck_\w+\(", c.source)}
-    assert len(check_cells) >= len(solution_cells) > 0 or not solution_cells
+    checked = _checked_solution_cells(nb)
+    assert len(check_cells) >= len(checked) > 0 or not checked
     for i in check_cells:
         assert copy.cells[i].source == nb.cells[i].source
         assert copy.cells[i].outputs == [] and copy.cells[i].execution_count is None, f"{path.name} cell {i}"
 
+    # written answers (markdown cells with marker lines, e.g. the expected results of open questions):
+    # each block becomes "YOUR ANSWER HERE", every line outside the blocks stays, no answer line is left
+    answer_cells = {i for i, c in enumerate(nb.cells)
+                    if c.cell_type == "markdown" and student.count_solutions(c.source, markdown=True)}
+    for i in answer_cells:
+        inside, outside = _split_solution(nb.cells[i].source)
+        got = copy.cells[i].source.split("\n")
+        assert [line for line in got if line.strip() not in TEXT_STUB] == outside, f"cell {i}"
+        n_blocks = student.count_solutions(nb.cells[i].source, markdown=True)
+        assert sum(line.strip() in TEXT_STUB for line in got) == n_blocks, f"cell {i}"
+        assert not ({line.strip() for line in inside} - {""}) & {line.strip() for line in got}, f"cell {i}"
+
     # every other cell, markers in prose included, is kept as it was: source, outputs, counts, metadata
     for i, (a, b) in enumerate(zip(nb.cells, copy.cells)):
-        if i not in solution_cells | check_cells:
+        if i not in solution_cells | check_cells | answer_cells:
             assert a == b, f"{path.name} cell {i} changed"
 
 
@@ -306,6 +329,9 @@ def test_student_stubs_and_checks_run_in_process(path):
     namespace = {"__name__": "__main__"}
     exec(_imports_of(nb), namespace)
     for i in _solution_cells(nb):
+        if i not in _checked_solution_cells(nb):   # an open exercise: its stub must at least compile
+            compile(copy.cells[i].source, f"{path.name} cell {i}", "exec")
+            continue
         check = copy.cells[i + 1]
         assert check.cell_type == "code" and "check_" in check.source, f"{path.name}: no check cell after cell {i}"
         out = io.StringIO()
@@ -354,7 +380,7 @@ def test_cli_writes_the_copies(tmp_path):
     chosen = [Path("notebooks/01_dense_backprop.ipynb"), Path("notebooks/05_rnn_bptt.ipynb")]
     run = _cli("--out", out, *chosen)
     assert run.returncode == 0, run.stderr
-    expected = f"notebooks/01_dense_backprop.ipynb -> {out}/01_dense_backprop.ipynb: 2 solution blocks replaced"
+    expected = f"notebooks/01_dense_backprop.ipynb -> {out}/01_dense_backprop.ipynb: 6 solution blocks replaced"
     assert expected in run.stdout
     assert "05_rnn_bptt.ipynb: 3 solution blocks replaced" in run.stdout
     assert sorted(p.name for p in out.iterdir()) == ["01_dense_backprop.ipynb", "05_rnn_bptt.ipynb"]

@@ -320,7 +320,7 @@ def _show(fb: Feedback) -> Feedback:
 
 
 # --------------------------------------------------------------------------------------
-# notebook 02: L2 weight decay, as keras.regularizers.L2 on the kernels
+# notebook 01: L2 weight decay, as keras.regularizers.L2 on the kernels
 # --------------------------------------------------------------------------------------
 
 _L2 = 0.01                    # keras.regularizers.L2's default
@@ -375,7 +375,7 @@ def _l2_variants(params: dict, l2: float):
 
 
 def check_l2_penalty(l2_penalty) -> Feedback:
-    """Notebook 02: ``l2_penalty(params, l2) -> (penalty, grads)``, weight decay as ``keras.regularizers.L2``.
+    """Notebook 01: ``l2_penalty(params, l2) -> (penalty, grads)``, weight decay as ``keras.regularizers.L2``.
 
     params = {"W1": (D0, D1), "b1": (D1,), "W2": (D1, D2), "b2": (D2,)}; the answer must be
     penalty = l2 Σ_l Σ_ij (W_l)_ij² (one number; biases not penalised) and grads = {"W1": 2 l2 W1,
@@ -403,7 +403,7 @@ def check_l2_penalty(l2_penalty) -> Feedback:
 
 
 # --------------------------------------------------------------------------------------
-# notebook 02: the backward pass of inverted dropout
+# notebook 01: the backward pass of inverted dropout
 # --------------------------------------------------------------------------------------
 
 def _dropout_case(shape: tuple, rate: float, seed: int):
@@ -415,7 +415,7 @@ def _dropout_case(shape: tuple, rate: float, seed: int):
 
 
 def check_dropout_backward(dropout_backward) -> Feedback:
-    """Notebook 02: ``dropout_backward(dout, keep, rate) -> dx`` for inverted dropout.
+    """Notebook 01: ``dropout_backward(dout, keep, rate) -> dx`` for inverted dropout.
 
     Forward: out = x ⊙ keep / (1 − rate), keep the boolean mask of kept entries (as
     ``keras.layers.Dropout`` in training); so dx = dout ⊙ keep / (1 − rate), the shape of dout.
