@@ -47,7 +47,6 @@ validated and a ``ValueError`` names the method and the expected and received sh
 # ruff: noqa: E741  (l is the layer index, as in helpers/nn.py and the notebooks' equations)
 from __future__ import annotations
 
-import numbers
 import time
 from typing import NamedTuple
 
@@ -395,55 +394,18 @@ class CNN:
         N = x.shape[0]
         y = self._labels(func, y, N)
         weights = self._class_weight(class_weight, func)
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"{func}: epochs must be a non-negative int, got {epochs!r}")
+        nn._check_fit_arguments(func, epochs, early_stopping, validation_data)
         batch_size = _positive_int(batch_size, "batch_size", func)
-        if early_stopping is not None:
-            early_stopping = _positive_int(early_stopping, "early_stopping", func)
-            if validation_data is None:
-                raise ValueError(f"{func}: early_stopping={early_stopping} monitors val_loss and needs "
-                                 f"validation_data=(x_val, y_val), got validation_data=None")
-        opt = _optimizer(optimizer, learning_rate, func)
-        history = {"loss": []}
-        if validation_data is not None:
-            history["val_loss"] = []
-        history["time"] = []
-        best, best_epoch, best_params, wait, epoch = np.inf, 0, None, 0, 0
-        for epoch in range(1, epochs + 1):
-            order = self.rng.permutation(N) if shuffle else np.arange(N)
-            total = 0.0
-            for start in range(0, N, batch_size):
-                idx = order[start:start + batch_size]
-                xb = x[start:start + batch_size] if not shuffle else x[idx]   # a view when in order
-                _, cache = self._forward(xb)
-                loss, delta = self._loss(cache.logits, y[idx], weights)
-                opt.step(self.params, self.backward(delta, cache))
-                total += float(loss) * len(idx)
-            history["loss"].append(total / N)
-            stop = False
-            if validation_data is not None:
-                val = self.loss(*validation_data)
-                history["val_loss"].append(val)
-                improved = val < best
-                if improved or best_epoch == 0:
-                    best_epoch = epoch
-                    if early_stopping is not None and restore_best_weights:
-                        best_params = {k: v.copy() for k, v in self.params.items()}
-                best, wait = (val, 0) if improved else (best, wait + 1)
-                stop = early_stopping is not None and wait >= early_stopping
-            history["time"].append(time.perf_counter() - t0)
-            if verbose and (epoch % verbose == 0 or epoch == epochs or stop):
-                extra = f", val_loss {history['val_loss'][-1]:.4f}" if validation_data is not None else ""
-                print(f"epoch {epoch}/{epochs}: loss {history['loss'][-1]:.4f}{extra}")
-            if stop:
-                break
-        if best_params is not None:
-            for name, p in best_params.items():
-                self.params[name][...] = p
-        if validation_data is not None:
-            history["best_epoch"] = best_epoch
-        history["stopped_epoch"] = epoch
-        return history
+        opt = nn._optimizer(optimizer, learning_rate, func)
+
+        def batch_loss_and_grads(batch):       # batch: indices, or a slice (a view of x) when in order
+            _, cache = self._forward(x[batch])
+            loss, delta = self._loss(cache.logits, y[batch], weights)
+            return loss, self.backward(delta, cache)
+
+        return nn._fit_loop(self, batch_loss_and_grads, N, epochs=epochs, batch_size=batch_size, optimizer=opt,
+                            validation_data=validation_data, shuffle=shuffle, verbose=verbose,
+                            early_stopping=early_stopping, restore_best_weights=restore_best_weights, t0=t0)
 
     # -- weights, to and from Keras --------------------------------------------------------
 
@@ -499,18 +461,3 @@ class CNN:
         model = keras.Sequential(layers, name="numpy_cnn")
         model.set_weights(self.get_weights())
         return model
-
-
-def _optimizer(optimizer, learning_rate, func: str):
-    """An nn.Adam / nn.SGD object from fit's arguments."""
-    if isinstance(optimizer, (nn.SGD, nn.Adam)):
-        if learning_rate is not None:
-            raise ValueError(f"{func}: give learning_rate to the optimizer object, not to fit")
-        return optimizer
-    if learning_rate is not None and (isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real)):
-        raise ValueError(f"{func}: learning_rate must be a number, got {learning_rate!r}")
-    if optimizer == "adam":
-        return nn.Adam() if learning_rate is None else nn.Adam(learning_rate)
-    if optimizer == "sgd":
-        return nn.SGD() if learning_rate is None else nn.SGD(learning_rate)
-    raise ValueError(f"{func}: optimizer must be 'adam', 'sgd' or an nn.SGD / nn.Adam object, got {optimizer!r}")

@@ -870,16 +870,88 @@ class Adam:
                 f"epsilon={self.epsilon})")
 
 
-def _optimizer(optimizer, learning_rate):
+def _optimizer(optimizer, learning_rate, func: str = "MLP.fit"):
+    """An :class:`Adam` / :class:`SGD` object from fit's ``optimizer`` and ``learning_rate``."""
     if isinstance(optimizer, (SGD, Adam)):
         if learning_rate is not None:
-            raise ValueError("MLP.fit: give learning_rate to the optimizer object, not to fit")
+            raise ValueError(f"{func}: give learning_rate to the optimizer object, not to fit")
         return optimizer
+    if learning_rate is not None and (isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real)):
+        raise ValueError(f"{func}: learning_rate must be a number, got {learning_rate!r}")
     if optimizer == "adam":
         return Adam() if learning_rate is None else Adam(learning_rate)
     if optimizer == "sgd":
         return SGD() if learning_rate is None else SGD(learning_rate)
-    raise ValueError(f"MLP.fit: optimizer must be 'adam', 'sgd' or an SGD/Adam object, got {optimizer!r}")
+    raise ValueError(f"{func}: optimizer must be 'adam', 'sgd' or an SGD/Adam object, got {optimizer!r}")
+
+
+def _check_fit_arguments(func: str, epochs, early_stopping, validation_data) -> None:
+    """The arguments of a fit that do not depend on the model: epochs and early stopping."""
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"{func}: epochs must be a non-negative int, got {epochs!r}")
+    if early_stopping is not None:
+        if isinstance(early_stopping, bool) or not isinstance(early_stopping, (int, np.integer)) or early_stopping < 1:
+            raise ValueError(f"{func}: early_stopping must be None or a patience (an int >= 1), got {early_stopping!r}")
+        if validation_data is None:
+            raise ValueError(f"{func}: early_stopping={early_stopping} monitors val_loss and needs "
+                             f"validation_data=(x_val, y_val), got validation_data=None")
+
+
+def _fit_loop(model, batch_loss_and_grads, N: int, *, epochs: int, batch_size: int, optimizer,
+             validation_data=None, shuffle: bool = True, verbose: int = 0, early_stopping: int | None = None,
+             restore_best_weights: bool = True, t0: float | None = None) -> dict:
+    """The training loop shared by :meth:`MLP.fit` and ``helpers.cnn.CNN.fit`` (arguments checked there).
+
+    Every epoch the N examples are shuffled with ``model.rng`` (``shuffle=False`` keeps their
+    order) and cut into batches of ``batch_size``; for each batch (an index array, or a slice
+    when in order, so that ``x[batch]`` is a view), ``loss, grads = batch_loss_and_grads(batch)``
+    and ``optimizer.step(model.params, grads)``. After the epoch, ``model.loss(*validation_data)``
+    is the validation loss; early stopping and the history are as :meth:`MLP.fit` documents.
+    """
+    t0 = time.perf_counter() if t0 is None else t0
+    history = {"loss": []}
+    if validation_data is not None:
+        history["val_loss"] = []
+    history["time"] = []
+    best, best_epoch, best_params, wait, epoch = np.inf, 0, None, 0, 0
+    for epoch in range(1, epochs + 1):
+        order = model.rng.permutation(N) if shuffle else None
+        total = 0.0
+        for start in range(0, N, batch_size):
+            batch = order[start:start + batch_size] if shuffle else slice(start, min(start + batch_size, N))
+            loss, grads = batch_loss_and_grads(batch)
+            optimizer.step(model.params, grads)
+            total += float(loss) * (len(batch) if shuffle else batch.stop - batch.start)
+        history["loss"].append(total / N)
+        stop = False
+        if validation_data is not None:
+            val = float(model.loss(*validation_data))
+            history["val_loss"].append(val)
+            improved = val < best                     # strictly lower than the best so far
+            if improved or best_epoch == 0:           # (the first epoch is the best so far, as in Keras)
+                best_epoch = epoch
+                if early_stopping is not None and restore_best_weights:
+                    best_params = {k: v.copy() for k, v in model.params.items()}
+            best, wait = (val, 0) if improved else (best, wait + 1)
+            stop = early_stopping is not None and wait >= early_stopping
+        history["time"].append(time.perf_counter() - t0)
+        if verbose and (epoch % verbose == 0 or epoch == epochs or stop):
+            extra = f", val_loss {history['val_loss'][-1]:.4f}" if validation_data is not None else ""
+            print(f"epoch {epoch}/{epochs}: loss {history['loss'][-1]:.4f}{extra}")
+        if stop:
+            if verbose:
+                print(f"early stopping at epoch {epoch}: val_loss has not improved for {early_stopping} "
+                      f"epochs (best {best:.4f} at epoch {best_epoch})")
+            break
+    if best_params is not None:
+        for name, p in best_params.items():
+            model.params[name][...] = p
+        if verbose:
+            print(f"restored the weights of epoch {best_epoch} (val_loss {best:.4f})")
+    if validation_data is not None:
+        history["best_epoch"] = best_epoch
+    history["stopped_epoch"] = epoch
+    return history
 
 
 # --------------------------------------------------------------------------------------
@@ -1190,63 +1262,15 @@ class MLP:
         y = np.asarray(y)
         if y.ndim == 0 or y.shape[0] != N:
             raise ValueError(f"MLP.fit: y must have one row per example of x, got y {y.shape} and x {x.shape}")
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"MLP.fit: epochs must be a non-negative int, got {epochs!r}")
+        _check_fit_arguments("MLP.fit", epochs, early_stopping, validation_data)
         batch_size = N if batch_size is None else int(batch_size)
         if batch_size < 1:
             raise ValueError(f"MLP.fit: batch_size must be >= 1 or None, got {batch_size}")
-        if early_stopping is not None:
-            if (isinstance(early_stopping, bool) or not isinstance(early_stopping, (int, np.integer))
-                    or early_stopping < 1):
-                raise ValueError(f"MLP.fit: early_stopping must be None or a patience (an int >= 1), "
-                                 f"got {early_stopping!r}")
-            if validation_data is None:
-                raise ValueError(f"MLP.fit: early_stopping={early_stopping} monitors val_loss and needs "
-                                 f"validation_data=(x_val, y_val), got validation_data=None")
         opt = _optimizer(optimizer, learning_rate)
-        history = {"loss": []}
-        if validation_data is not None:
-            history["val_loss"] = []
-        history["time"] = []
-        best, best_epoch, best_params, wait, epoch = np.inf, 0, None, 0, 0
-        for epoch in range(1, epochs + 1):
-            order = self.rng.permutation(N) if shuffle else np.arange(N)
-            total = 0.0
-            for start in range(0, N, batch_size):
-                idx = order[start:start + batch_size]
-                loss, grads = self.loss_and_grads(x[idx], y[idx], training=True)
-                opt.step(self.params, grads)
-                total += float(loss) * len(idx)
-            history["loss"].append(total / N)
-            stop = False
-            if validation_data is not None:
-                val = float(self.loss(*validation_data))
-                history["val_loss"].append(val)
-                improved = val < best                     # strictly lower than the best so far
-                if improved or best_epoch == 0:           # (the first epoch is the best so far, as in Keras)
-                    best_epoch = epoch
-                    if early_stopping is not None and restore_best_weights:
-                        best_params = {k: v.copy() for k, v in self.params.items()}
-                best, wait = (val, 0) if improved else (best, wait + 1)
-                stop = early_stopping is not None and wait >= early_stopping
-            history["time"].append(time.perf_counter() - t0)
-            if verbose and (epoch % verbose == 0 or epoch == epochs or stop):
-                extra = f", val_loss {history['val_loss'][-1]:.4f}" if validation_data is not None else ""
-                print(f"epoch {epoch}/{epochs}: loss {history['loss'][-1]:.4f}{extra}")
-            if stop:
-                if verbose:
-                    print(f"early stopping at epoch {epoch}: val_loss has not improved for {early_stopping} "
-                          f"epochs (best {best:.4f} at epoch {best_epoch})")
-                break
-        if best_params is not None:
-            for name, p in best_params.items():
-                self.params[name][...] = p
-            if verbose:
-                print(f"restored the weights of epoch {best_epoch} (val_loss {best:.4f})")
-        if validation_data is not None:
-            history["best_epoch"] = best_epoch
-        history["stopped_epoch"] = epoch
-        return history
+        return _fit_loop(self, lambda batch: self.loss_and_grads(x[batch], y[batch], training=True), N,
+                         epochs=epochs, batch_size=batch_size, optimizer=opt, validation_data=validation_data,
+                         shuffle=shuffle, verbose=verbose, early_stopping=early_stopping,
+                         restore_best_weights=restore_best_weights, t0=t0)
 
     # -- weights, to and from Keras -------------------------------------------------------
 
