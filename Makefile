@@ -29,7 +29,7 @@ help:
 	@echo "make unit   the unit tests (tests/), the browser test included"
 	@echo "make notebooks  the nbval notebook regression with 2 threads"
 	@echo "make notebooks-1thread  the same with 1 thread (outputs must not change)"
-	@echo "make bench  time helpers.conv, then every notebook (wall time, peak RAM, budgets)"
+	@echo "make bench  time helpers.conv and helpers.cnn against TensorFlow, then every notebook (wall time, peak RAM, budgets)"
 	@echo "make execute  re-run every notebook and store its outputs (the tests' expectations)"
 	@echo "make student  write student copies (solutions replaced by stubs) to build/student/ [BINDER_REF=student]"
 	@echo "make lock   re-make requirements.lock from pyproject.toml (needs the internet)"
@@ -62,6 +62,7 @@ notebooks-1thread: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_conv.py
+	$(PY) benchmarks/bench_cnn.py
 	$(PY) benchmarks/bench_notebooks.py
 
 execute: $(STAMP)

@@ -380,7 +380,7 @@ def test_cli_writes_the_copies(tmp_path):
     chosen = [Path("notebooks/01_dense_backprop.ipynb"), Path("notebooks/05_rnn_bptt.ipynb")]
     run = _cli("--out", out, *chosen)
     assert run.returncode == 0, run.stderr
-    expected = f"notebooks/01_dense_backprop.ipynb -> {out}/01_dense_backprop.ipynb: 6 solution blocks replaced"
+    expected = f"notebooks/01_dense_backprop.ipynb -> {out}/01_dense_backprop.ipynb: 7 solution blocks replaced"
     assert expected in run.stdout
     assert "05_rnn_bptt.ipynb: 3 solution blocks replaced" in run.stdout
     assert sorted(p.name for p in out.iterdir()) == ["01_dense_backprop.ipynb", "05_rnn_bptt.ipynb"]
