@@ -14,9 +14,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from test_nn import _assert_close  # the shape, non-zero-reference and rel_error check of the dense-layer tests
 
 from helpers import nn
-from helpers.gradcheck import gradient_check, rel_error
+from helpers.gradcheck import gradient_check
 
 NUM_TOL = 1e-7   # analytic vs centred differences (float64)
 TF_TOL = 1e-9    # analytic vs Keras / tf.GradientTape (float64)
@@ -25,14 +26,6 @@ EPS = 1e-3       # Keras' default epsilon
 SHAPES = [(8, 5), (2, 3), (16, 1), (4, 3, 3, 2), (1, 3, 3, 2), (2, 5, 4, 3), (3, 2, 2, 1)]
 # (loc, scale) of x: ordinary, σ² far below ε (x̂ ≪ 1), and large values with a large offset
 SCALES = [(0.0, 1.0), (0.5, 1e-3), (1e3, 1e2), (-2e4, 3e3)]
-
-
-def _assert_close(ours, ref, what, tol):
-    ours, ref = np.asarray(ours), np.asarray(ref)
-    assert ours.shape == ref.shape, f"{what}: shape {ours.shape} vs reference {ref.shape}"
-    assert np.any(ref != 0), f"{what}: the reference is all zeros, the comparison would be vacuous"
-    err = rel_error(ours, ref)
-    assert err < tol, f"{what}: rel_error {err:.2e} >= {tol:.0e}"
 
 
 def _params(rng, C):
