@@ -420,20 +420,7 @@ class CNN:
         values are cast to this model's dtype and written in place (an optimiser's state stays
         attached). Nothing changes when any array is refused.
         """
-        func = "CNN.set_weights"
-        weights = list(weights)
-        names = list(self.params)
-        if len(weights) != len(names):
-            raise ValueError(f"{func}: expected {len(names)} arrays ({', '.join(names)}), got {len(weights)}")
-        arrays = []
-        for name, w in zip(names, weights):
-            w = as_float_array(w, name, func)
-            if w.shape != self.params[name].shape:
-                raise ValueError(f"{func}: {name} must have shape {self.params[name].shape}, got {w.shape}")
-            check_finite(w, name, func)
-            arrays.append(w)
-        for name, w in zip(names, arrays):
-            self.params[name][...] = w
+        nn._copy_weights(self.params, weights, "CNN.set_weights")
 
     def to_keras(self):
         """The same network as a Keras ``Sequential``, with this model's weights and dtype.

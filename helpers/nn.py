@@ -897,6 +897,25 @@ def _check_fit_arguments(func: str, epochs, early_stopping, validation_data) -> 
                              f"validation_data=(x_val, y_val), got validation_data=None")
 
 
+def _copy_weights(params: dict, weights, func: str) -> None:
+    """Copy the arrays ``weights`` (in the order of ``params``) into ``params`` in place, each
+    cast to its parameter's dtype; shapes must match exactly, values must be finite. Nothing is
+    written unless every array is accepted. Shared by :meth:`MLP.set_weights` and
+    ``helpers.cnn.CNN.set_weights``."""
+    weights = list(weights)
+    names = list(params)
+    if len(weights) != len(names):
+        raise ValueError(f"{func}: expected {len(names)} arrays ({', '.join(names)}), got {len(weights)}")
+    arrays = []
+    for name, w in zip(names, weights):
+        w = _array(w, name, func)
+        if w.shape != params[name].shape:
+            raise ValueError(f"{func}: {name} must have shape {params[name].shape}, got {w.shape}")
+        arrays.append(w)
+    for name, w in zip(names, arrays):
+        params[name][...] = w
+
+
 def _fit_loop(model, batch_loss_and_grads, N: int, *, epochs: int, batch_size: int, optimizer,
              validation_data=None, shuffle: bool = True, verbose: int = 0, early_stopping: int | None = None,
              restore_best_weights: bool = True, t0: float | None = None) -> dict:
@@ -1284,18 +1303,7 @@ class MLP:
         Shapes must match exactly: W^l (H_{l−1}, H_l), b^l (H_l,). Values are cast to this
         model's dtype and written in place (so an optimiser's state stays attached).
         """
-        weights = list(weights)
-        names = list(self.params)
-        if len(weights) != len(names):
-            raise ValueError(f"MLP.set_weights: expected {len(names)} arrays ({', '.join(names)}), got {len(weights)}")
-        arrays = []
-        for name, w in zip(names, weights):
-            w = _array(w, name, "MLP.set_weights")
-            if w.shape != self.params[name].shape:
-                raise ValueError(f"MLP.set_weights: {name} must have shape {self.params[name].shape}, got {w.shape}")
-            arrays.append(w)
-        for name, w in zip(names, arrays):
-            self.params[name][...] = w
+        _copy_weights(self.params, weights, "MLP.set_weights")
 
     def to_keras(self):
         """A Keras ``Sequential`` of ``Dense`` layers with the same activations and weights.
