@@ -4,7 +4,7 @@ Run from the repository root (with DL4HEALTH_DATA_DIR pointing at the dataset co
 
     .venv/bin/python benchmarks/bench_notebooks.py                  # every notebooks/*.ipynb
     .venv/bin/python benchmarks/bench_notebooks.py --threads 2      # as `make notebooks` runs them
-    .venv/bin/python benchmarks/bench_notebooks.py notebooks/05_rnn_bptt.ipynb --output /tmp/r.md
+    .venv/bin/python benchmarks/bench_notebooks.py notebooks/06_rnn_bptt.ipynb --output /tmp/r.md
 
 Each notebook runs top to bottom with nbclient in a fresh kernel, from notebooks/, in the
 environment that stores and checks outputs (tools/notebook_env.py), exactly as

@@ -1,6 +1,6 @@
 """Recurrent networks in NumPy: the vanilla RNN, backpropagation through time, LSTM.
 
-Chapter 3 (``05_rnn_bptt.ipynb``) derives these; this module is the reference code the
+Chapter 3 (``06_rnn_bptt.ipynb``) derives these; this module is the reference code the
 notebook calls, checked against Keras ``SimpleRNN`` / ``LSTM`` in ``tests/test_rnn.py``.
 
 Layout (identical to Keras, so ``layer.get_weights()`` copies straight in)::

@@ -230,8 +230,8 @@ def test_make_student_copy_rejects_what_is_not_a_notebook():
 
 def test_the_course_has_exercises_to_strip():
     names = {p.stem for p in NOTEBOOKS}
-    assert {"01_dense_backprop", "05_rnn_bptt"} <= names
-    assert all(_solution_cells(_read(ROOT / "notebooks" / f"{n}.ipynb")) for n in ("01_dense_backprop", "05_rnn_bptt"))
+    assert {"01_dense_backprop", "06_rnn_bptt"} <= names
+    assert all(_solution_cells(_read(ROOT / "notebooks" / f"{n}.ipynb")) for n in ("01_dense_backprop", "06_rnn_bptt"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -345,7 +345,7 @@ def test_student_stubs_and_checks_run_in_process(path):
         assert NOT_IMPLEMENTED in out.getvalue(), f"{path.name} cell {i + 1} printed {out.getvalue()!r}"
 
 
-@pytest.mark.parametrize("name", ["01_dense_backprop", "05_rnn_bptt"])
+@pytest.mark.parametrize("name", ["01_dense_backprop", "06_rnn_bptt"])
 def test_student_copy_exercises_run_in_a_kernel(name, tmp_path):
     """The real thing for two chapters: a kernel runs the copy's set-up cell, then every stub
     and check cell, in the environment of the stored outputs. ~5 s each (TensorFlow import)."""
@@ -377,13 +377,13 @@ def _cli(*args, cwd=ROOT):
 
 def test_cli_writes_the_copies(tmp_path):
     out = tmp_path / "student"
-    chosen = [Path("notebooks/01_dense_backprop.ipynb"), Path("notebooks/05_rnn_bptt.ipynb")]
+    chosen = [Path("notebooks/01_dense_backprop.ipynb"), Path("notebooks/06_rnn_bptt.ipynb")]
     run = _cli("--out", out, *chosen)
     assert run.returncode == 0, run.stderr
     expected = f"notebooks/01_dense_backprop.ipynb -> {out}/01_dense_backprop.ipynb: 7 solution blocks replaced"
     assert expected in run.stdout
-    assert "05_rnn_bptt.ipynb: 3 solution blocks replaced" in run.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["01_dense_backprop.ipynb", "05_rnn_bptt.ipynb"]
+    assert "06_rnn_bptt.ipynb: 3 solution blocks replaced" in run.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["01_dense_backprop.ipynb", "06_rnn_bptt.ipynb"]
     for p in chosen:
         written = _read(out / p.name)
         nbformat.validate(written)

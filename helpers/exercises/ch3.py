@@ -1,4 +1,4 @@
-"""Exercise checks for chapter 3: recurrent networks (notebooks 05 and 06).
+"""Exercise checks for chapter 3: recurrent networks (notebooks 06 and 07).
 
 Each check runs the student's function on fixed inputs, compares it with the reference
 (``helpers.rnn`` or scikit-learn) and names the typical mistake when one matches: a
