@@ -1,4 +1,5 @@
-"""Numerical gradients by centred differences, and the relative error used to compare them.
+"""Numerical gradients by centred differences refined by one Richardson extrapolation step,
+and the relative error used to compare them.
 
 For a scalar function f(x) the centred difference
 
@@ -82,7 +83,9 @@ def _centred_difference(f, x: np.ndarray, h: float) -> np.ndarray:
 
 def numerical_gradient_array(g: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dy: np.ndarray,
                              h: float = 1e-3) -> np.ndarray:
-    """∂L/∂x for L = Σ dy ⊙ g(x), eq. (2). x: any shape; dy: the shape of g(x) -> shape of x."""
+    """∂L/∂x for L = Σ dy ⊙ g(x), eq. (2), each entry by eq. (1R) (centred differences with steps h
+    and h/2, combined by one Richardson step). x: any shape; dy: the shape of g(x) -> shape of x.
+    """
     _check_float64(x, "numerical_gradient_array")
     dy = np.asarray(dy, dtype=np.float64)
     y = np.asarray(g(x))
@@ -113,7 +116,7 @@ class GradCheckResult:
 
 def gradient_check(f: Callable[[], float], params: dict[str, np.ndarray], grads: dict[str, np.ndarray],
                    h: float = 1e-3) -> dict[str, GradCheckResult]:
-    """Compare analytic gradients with numerical ones and report the worst entry of each.
+    """Compare analytic gradients with numerical ones, eq. (1R), and report the worst entry of each.
 
     f: a function of no arguments that returns the scalar loss using the arrays in ``params``
        (which are perturbed in place, so f must read them when called).

@@ -157,7 +157,7 @@ def test_conv2d_blocks_of_images_give_the_same_result(tf, rng, monkeypatch, imag
 
 
 def test_conv2d_formula_by_hand():
-    """One output entry written out: out[n, i, j, f] = Σ x_pad[n, i·S + p, j·S + q, c] w[p, q, c, f] + b[f]."""
+    """One output entry written out: out[e, i, j, f] = Σ x_pad[e, i·S + m, j·S + n, c] w[m, n, c, f] + b[f]."""
     x = np.arange(2 * 5 * 4 * 2, dtype=np.float64).reshape(2, 5, 4, 2)
     w = np.arange(2 * 3 * 2 * 3, dtype=np.float64).reshape(2, 3, 2, 3) / 10
     b = np.array([1.0, -2.0, 0.5])
@@ -166,10 +166,10 @@ def test_conv2d_formula_by_hand():
     # "same" for H=5, K=2, S=2: Ho = 3, P_total = (3-1)·2 + 2 - 5 = 1 -> top 0, bottom 1;
     # W=4, K=3, S=2: Wo = 2, P_total = (2-1)·2 + 3 - 4 = 1 -> left 0, right 1.
     x_pad = np.pad(x, ((0, 0), (0, 1), (0, 1), (0, 0)))
-    n, i, j, f = 1, 2, 1, 2
-    expected = sum(x_pad[n, i * 2 + p, j * 2 + q, c] * w[p, q, c, f]
-                   for p in range(2) for q in range(3) for c in range(2)) + b[f]
-    assert out[n, i, j, f] == pytest.approx(expected, rel=1e-14)
+    e, i, j, f = 1, 2, 1, 2
+    expected = sum(x_pad[e, i * 2 + m, j * 2 + n, c] * w[m, n, c, f]
+                   for m in range(2) for n in range(3) for c in range(2)) + b[f]
+    assert out[e, i, j, f] == pytest.approx(expected, rel=1e-14)
 
 
 def test_conv2d_is_cross_correlation_not_convolution():
@@ -182,6 +182,51 @@ def test_conv2d_is_cross_correlation_not_convolution():
     assert np.array_equal(out[0, :, :, 0], w[::-1, ::-1, 0, 0])
 
 
+def test_dx_is_a_full_convolution_with_the_kernel_as_it_is(rng):
+    """The module docstring: for stride 1 and 'valid', dx[e, :, :, c] = Σ_f (dout[e, :, :, f] * w[:, :, c, f])
+    with * the 'full' convolution of mathematics (scipy's convolve2d) and w NOT flipped; equivalently a
+    correlation of the padded dout with the flipped kernel, C and F exchanged. With stride 2, dout dilated."""
+    from scipy.signal import convolve2d
+
+    x, w, b = draw_conv(rng, (2, 7, 6, 3), (3, 2), 4)
+    out, cache = conv.conv2d_forward(x, w, b)
+    dout = rng.standard_normal(out.shape)
+    dx = conv.conv2d_backward(dout, cache)[0]
+
+    def full_conv(d, kernel):   # Σ_f convolve2d(d[e, :, :, f], kernel[:, :, c, f], "full") for every e, c
+        return np.stack([np.stack([sum(convolve2d(d[e, :, :, f], kernel[:, :, c, f], mode="full")
+                                       for f in range(d.shape[3])) for c in range(kernel.shape[2])], axis=-1)
+                         for e in range(d.shape[0])])
+
+    assert rel_error(dx, full_conv(dout, w)) < 1e-12
+    assert rel_error(dx, full_conv(dout, w[::-1, ::-1])) > 0.1          # the flipped kernel is wrong here
+    padded = np.pad(dout, ((0, 0), (2, 2), (1, 1), (0, 0)))             # KH - 1 rows, KW - 1 columns
+    as_correlation, _ = conv.conv2d_forward(padded, w[::-1, ::-1].transpose(0, 1, 3, 2), np.zeros(3))
+    assert rel_error(dx, as_correlation) < 1e-12
+
+    x2 = rng.standard_normal((1, 8, 7, 2))                             # stride 2: row 7 and column 6 unseen
+    out2, cache2 = conv.conv2d_forward(x2, w[:, :, :2], b, stride=2)
+    dout2 = rng.standard_normal(out2.shape)
+    dilated = np.zeros((1, 2 * out2.shape[1] - 1, 2 * out2.shape[2] - 1, 4))
+    dilated[:, ::2, ::2] = dout2
+    by_formula = np.zeros_like(x2)
+    full = full_conv(dilated, w[:, :, :2])
+    by_formula[:, :full.shape[1], :full.shape[2]] = full
+    assert rel_error(conv.conv2d_backward(dout2, cache2)[0], by_formula) < 1e-12
+
+
+@pytest.mark.parametrize("x_shape, kernel, filters, stride, padding", CONV_CASES)
+def test_dx_is_tensorflows_transposed_convolution(tf, rng, x_shape, kernel, filters, stride, padding):
+    """The module docstring: dout -> dx is a transposed convolution, tf.nn.conv2d_transpose (Keras'
+    Conv2DTranspose) with the forward kernel w as it is and output_shape = x.shape, for every stride and padding."""
+    x, w, b = draw_conv(rng, x_shape, kernel, filters)
+    out, cache = conv.conv2d_forward(x, w, b, stride, padding)
+    dout = rng.standard_normal(out.shape)
+    strides = list(stride) if isinstance(stride, tuple) else stride
+    transposed = tf.nn.conv2d_transpose(tf.constant(dout), tf.constant(w), x.shape, strides, padding.upper())
+    assert rel_error(conv.conv2d_backward(dout, cache)[0], transposed.numpy()) < TOL_TF
+
+
 # --------------------------------------------------------------------------------------
 # padding and output sizes
 # --------------------------------------------------------------------------------------
@@ -190,6 +235,7 @@ def test_padding_amounts_and_output_sizes():
     assert conv.padding_amounts(28, 3, 1, "same") == (1, 1)
     assert conv.padding_amounts(28, 4, 1, "same") == (1, 2)      # even kernel: extra at the end
     assert conv.padding_amounts(5, 2, 2, "same") == (0, 1)
+    assert conv.padding_amounts(28, 3, 2, "same") == (0, 1)      # odd kernel, stride 2: extra at the end too
     assert conv.padding_amounts(9, 2, 3, "same") == (0, 0)       # stride > kernel: none needed
     assert conv.padding_amounts(28, 3, 1, "valid") == (0, 0)
     # the chapter's CNN: valid 28 -> 26 -> 13 -> 11 -> 5, same 28 -> 28 -> 14 -> 14 -> 7
@@ -236,11 +282,26 @@ def test_im2col_is_the_matrix_form_of_conv(rng, channels):
     out, _ = conv.conv2d_forward(x, w, b, 2, "same")
     assert cols.shape == (2 * 4 * 3, 3 * 2 * channels)
     assert rel_error((cols @ w.reshape(-1, 4) + b).reshape(out.shape), out) < 1e-13
-    # row (n, i, j), column (p, q, c) is x_pad[n, i·S + p, j·S + q, c]; here top/left pad 0 or 1
+    # row (e, i, j), column (m, n, c) is x_pad[e, i·S + m, j·S + n, c]; here top/left pad 0 or 1
     (top, _), (left, _) = conv.padding_amounts(7, 3, 2, "same"), conv.padding_amounts(6, 2, 2, "same")
     x_pad = np.pad(x, ((0, 0), (top, 3), (left, 3), (0, 0)))
-    n, i, j, p, q, c = 1, 2, 1, 2, 1, channels - 1
-    assert cols[(n * 4 + i) * 3 + j, (p * 2 + q) * channels + c] == x_pad[n, i * 2 + p, j * 2 + q, c]
+    e, i, j, m, n, c = 1, 2, 1, 2, 1, channels - 1
+    assert cols[(e * 4 + i) * 3 + j, (m * 2 + n) * channels + c] == x_pad[e, i * 2 + m, j * 2 + n, c]
+
+
+@pytest.mark.parametrize("channels, stride, padding", [(2, 1, "valid"), (9, 2, "same"), (3, (2, 1), "same")])
+def test_im2col_rows_are_the_windows_in_order(rng, channels, stride, padding):
+    """The layout of the docstring, every entry: row (e·Ho + i)·Wo + j is window (i, j) of example e,
+    flattened in (m, n, c) order, the loop over windows that notebook 03 shows."""
+    x = rng.standard_normal((2, 7, 6, channels))
+    KH, KW = 3, 2
+    (SH, SW) = (stride, stride) if isinstance(stride, int) else stride
+    pads = (conv.padding_amounts(7, KH, SH, padding), conv.padding_amounts(6, KW, SW, padding))
+    x_pad = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    Ho, Wo = conv.conv_output_size(7, KH, SH, padding), conv.conv_output_size(6, KW, SW, padding)
+    by_windows = np.stack([x_pad[e, i * SH:i * SH + KH, j * SW:j * SW + KW, :].ravel()
+                           for e in range(2) for i in range(Ho) for j in range(Wo)])
+    assert np.array_equal(conv.im2col(x, (KH, KW), stride, padding), by_windows)
 
 
 def test_im2col_returns_a_fresh_array(rng):
