@@ -484,8 +484,9 @@ def conv2d_backward(dout, cache, *, need_dx: bool = True):
 def conv2d_naive(x, w, b, stride=1, padding="valid"):
     """Eq. (conv) written as plain loops, for teaching and as a reference.
 
-    Slow on purpose: one NumPy call per output number, ~5 s for 64 images of 28x28 and 32
-    filters, where :func:`conv2d_forward` takes under a millisecond. Use a few images.
+    Slow on purpose: one NumPy call per output number, so it is orders of magnitude slower than
+    :func:`conv2d_forward`, by a factor that depends on the layer and the machine (notebook 03,
+    section 9.2, and ``benchmarks/bench_conv.py`` measure it). Use a few images.
 
     x (N, H, W, C), w (KH, KW, C, F), b (F,); stride int or (SH, SW); padding "valid"|"same"
     -> out (N, Ho, Wo, F) (no cache), the same numbers as :func:`conv2d_forward`::
