@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from functools import partial
 
 import numpy as np
 import pytest
@@ -57,7 +58,7 @@ def test_every_check_handles_stub_crash_and_none(check, nargs, capsys):
 
 
 # --------------------------------------------------------------------------------------
-# notebook 03: conv_output_size
+# notebook 03: conv_output_size (exercise 1)
 # --------------------------------------------------------------------------------------
 
 def size_right(H, K, S, padding):
@@ -131,7 +132,7 @@ def test_conv_output_size_mistakes_are_distinct():
 
 
 # --------------------------------------------------------------------------------------
-# notebook 03: conv2d_loop
+# notebook 03: conv2d_loop (exercise 3)
 # --------------------------------------------------------------------------------------
 
 def conv_loop_right(x, w, b):
@@ -192,26 +193,57 @@ def test_conv2d_loop_mistakes_are_distinct():
 
 
 # --------------------------------------------------------------------------------------
-# notebook 03: max_pool_backward
+# notebook 03: max_pool_backward (exercise 5)
 # --------------------------------------------------------------------------------------
 
 def _route_each_window(x, dout, pick):
-    # 2x2 windows, stride 2: dout[i, j] goes to the entry of window (i, j) that `pick` selects
+    # 2x2 windows, stride 2: dout[i, j] goes to the offset (m, n) of window (i, j) that `pick` selects
     dx = np.zeros_like(x)
     for i in range(dout.shape[0]):
         for j in range(dout.shape[1]):
             window = x[2 * i:2 * i + 2, 2 * j:2 * j + 2]
-            p, q = np.unravel_index(pick(window), window.shape)
-            dx[2 * i + p, 2 * j + q] = dout[i, j]
+            m, n = np.unravel_index(pick(window), window.shape)
+            dx[2 * i + m, 2 * j + n] = dout[i, j]
     return dx
 
 
 def max_pool_backward_right(x, dout):
-    return _route_each_window(x, dout, np.argmax)
+    return _route_each_window(x, dout, np.argmax)   # np.argmax: the first maximum on a tie
+
+
+def max_pool_backward_by_comparisons(x, dout, *, keep_ties=False):
+    """A student's running maximum over the window in row-major order: `>` keeps the first of tied
+    maxima (right), `>=` (keep_ties) the last (wrong)."""
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            best, where = -np.inf, None
+            for m in range(2):
+                for n in range(2):
+                    v = x[2 * i + m, 2 * j + n]
+                    if v > best or (keep_ties and v == best):
+                        best, where = v, (2 * i + m, 2 * j + n)
+            dx[where] += dout[i, j]
+    return dx
 
 
 def _to_min(x, dout):
     return _route_each_window(x, dout, np.argmin)
+
+
+def _to_last_max(x, dout):
+    return _route_each_window(x, dout, lambda window: window.size - 1 - np.argmax(window.ravel()[::-1]))
+
+
+def _to_every_max(x, dout, *, split):
+    # the mask window == window.max(): dout to each tied maximum, or dout / k to each of k (split)
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            window = x[2 * i:2 * i + 2, 2 * j:2 * j + 2]
+            mask = window == window.max()
+            dx[2 * i:2 * i + 2, 2 * j:2 * j + 2] = mask * (dout[i, j] / mask.sum() if split else dout[i, j])
+    return dx
 
 
 def _even_only(x, dout):
@@ -231,6 +263,7 @@ def _spread(x, dout, scale):
 
 def test_max_pool_backward_right(capsys):
     _right(ch2.check_max_pool_backward, max_pool_backward_right, capsys, "max_pool_backward")
+    _right(ch2.check_max_pool_backward, max_pool_backward_by_comparisons, capsys, "max_pool_backward")
 
 
 def test_max_pool_backward_helpers_conv_is_right(capsys):
@@ -266,6 +299,36 @@ def test_max_pool_backward_cropped_dx_on_the_odd_case_is_named():
     assert fb.message.startswith("wrong for the odd-sized (5, 7) input")
 
 
+TIES = "wrong for the input with tied maxima (windows of zeros, as after a ReLU; right for the inputs whose "
+
+
+@pytest.mark.parametrize("wrong, phrase", [
+    (_to_last_max, "the gradient goes to the last of the tied maxima: when several entries of a window share "
+                   "the maximum (a window of zeros after a ReLU), TensorFlow's CPU kernel and helpers.conv send "
+                   "all of dout to the first of them in row-major order"),
+    (partial(max_pool_backward_by_comparisons, keep_ties=True), "the gradient goes to the last of the tied maxima"),
+    (partial(_to_every_max, split=True), "the gradient is split among the tied maxima (dout / k to each of k)"),
+    (partial(_to_every_max, split=False), "dout is copied to every tied maximum (the mask window == window.max())"),
+    (lambda x, d: max_pool_backward_right(x, d) if len(np.unique(x)) == x.size else 2 * max_pool_backward_right(x, d),
+     "the result differs from the reference"),
+])
+def test_max_pool_backward_tie_mistakes_are_named(wrong, phrase, capsys):
+    """Right on the inputs without ties (each window has one maximum), wrong on the ReLU-like input."""
+    fb = _wrong(ch2.check_max_pool_backward, wrong, phrase)
+    assert fb.message.startswith(TIES)
+    assert capsys.readouterr().out.startswith(f"✘ max_pool_backward: {TIES}")
+
+
+def test_max_pool_backward_crash_on_ties_names_the_input():
+    def crashes_on_ties(x, dout):
+        if len(np.unique(x)) < x.size:
+            raise ValueError("two maxima")
+        return max_pool_backward_right(x, dout)
+
+    _wrong(ch2.check_max_pool_backward, crashes_on_ties,
+           "your code raised ValueError: two maxima on the input with tied maxima (windows of zeros")
+
+
 def test_max_pool_backward_inputs_have_no_ties_and_mistakes_are_distinct():
     for k, (H, W) in enumerate(((4, 6), (5, 7))):
         x, dout = ch2._pool_inputs(H, W, seed=2031 + k)
@@ -275,8 +338,35 @@ def test_max_pool_backward_inputs_have_no_ties_and_mistakes_are_distinct():
         _all_distinct([right, _spread(x, dout, 0.25), _spread(x, dout, 1.0), _to_min(x, dout)])
 
 
+def test_max_pool_backward_tie_input_has_ties_and_mistakes_are_distinct():
+    x, dout = ch2._pool_inputs_with_ties()
+    assert x.shape == (4, 6) and dout.shape == (2, 3) and np.all(x >= 0)        # like a ReLU output
+    assert np.all(dout != 0) and len(np.unique(dout)) == dout.size
+    n_maxima = [int((w == w.max()).sum()) for w in (x[2 * i:2 * i + 2, 2 * j:2 * j + 2]
+                                                     for i in range(2) for j in range(3))]
+    assert sorted(n_maxima) == [1, 1, 2, 3, 4, 4]          # single maxima, and ties of 2, 3 and 4 (all zeros)
+    right = max_pool_backward_right(x, dout)
+    assert np.array_equal(right, ch2._reference_max_pool_grad(x, dout))
+    assert np.array_equal(right, max_pool_backward_by_comparisons(x, dout))
+    _all_distinct([right, _spread(x, dout, 0.25), _spread(x, dout, 1.0), _to_min(x, dout), _to_last_max(x, dout),
+                   _to_every_max(x, dout, split=True), _to_every_max(x, dout, split=False)])
+
+
+def test_max_pool_backward_tie_input_follows_tensorflow_cpu(tf):
+    # the check's reference (helpers.conv, the first maximum) is TensorFlow's gradient on the CPU
+    x, dout = ch2._pool_inputs_with_ties()
+    with tf.device("/CPU:0"):
+        xt = tf.constant(x[None, :, :, None])
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = tf.nn.max_pool2d(xt, 2, 2, "VALID")
+        dx = tape.gradient(y, xt, output_gradients=tf.constant(dout[None, :, :, None])).numpy()[0, :, :, 0]
+    assert np.array_equal(dx, ch2._reference_max_pool_grad(x, dout))
+    assert np.array_equal(dx, max_pool_backward_right(x, dout))
+
+
 # --------------------------------------------------------------------------------------
-# notebook 03/04: conv_param_count
+# notebook 04: conv_param_count (exercise 1)
 # --------------------------------------------------------------------------------------
 
 def test_conv_param_count_right(capsys):
@@ -314,7 +404,7 @@ def test_conv_param_count_mistakes_are_distinct():
 
 
 # --------------------------------------------------------------------------------------
-# notebook 04: cnn_shapes
+# notebook 04: cnn_shapes (exercise 2)
 # --------------------------------------------------------------------------------------
 
 def cnn_shapes_right(H, padding):
@@ -386,14 +476,14 @@ def test_new_checks_handle_stub_crash_none_and_text(check, text, capsys):
 
 
 # --------------------------------------------------------------------------------------
-# notebook 03: conv_backward by loops (CS231n's conv_backward_naive)
+# notebook 03: conv_backward by loops (exercise 6, CS231n's conv_backward_naive)
 # --------------------------------------------------------------------------------------
 
 def conv_backward_right(dout, x, w, stride=1):
     return student_backward(dout, x, w, stride)
 
 
-def student_backward(dout, x, w, stride=1, *, flip_dx=False, dx_filters=None, assign=False, dw_images="all",
+def student_backward(dout, x, w, stride=1, *, flip_dx=False, dx_filters=None, assign=False, dw_examples="all",
                      dw_transposed=False, dw_flipped=False, step=None, dw_scale=1.0, db_axes=(0, 1, 2),
                      db_scale=1.0):
     """A student's loops, with one mistake switched on (written independently of ch2's variants)."""
@@ -403,30 +493,30 @@ def student_backward(dout, x, w, stride=1, *, flip_dx=False, dx_filters=None, as
     step = stride if step is None else step
     dx, dw = np.zeros_like(x), np.zeros_like(w)
     kernel = w[::-1, ::-1] if flip_dx else w
-    for n in range(N):
-        if dw_images == "reset":
-            dw = np.zeros_like(w)            # the bug: dw starts again for every image
+    for e in range(N):
+        if dw_examples == "reset":
+            dw = np.zeros_like(w)            # the bug: dw starts again for every example
         for i in range(Ho):
             for j in range(Wo):
-                r0, c0 = i * step, j * step
+                p0, q0 = i * step, j * step  # the input pixel (p, q) where window (i, j) starts
                 for f in range(F) if dx_filters is None else dx_filters:
-                    g = dout[n, i, j, f]
+                    g = dout[e, i, j, f]
                     if assign:
-                        dx[n, r0:r0 + KH, c0:c0 + KW, :] = kernel[:, :, :, f] * g
+                        dx[e, p0:p0 + KH, q0:q0 + KW, :] = kernel[:, :, :, f] * g
                     else:
-                        dx[n, r0:r0 + KH, c0:c0 + KW, :] += kernel[:, :, :, f] * g
+                        dx[e, p0:p0 + KH, q0:q0 + KW, :] += kernel[:, :, :, f] * g
                 for f in range(F):
-                    if dw_images == "first" and n > 0:
+                    if dw_examples == "first" and e > 0:
                         continue
-                    window = x[n, r0:r0 + KH, c0:c0 + KW, :]
-                    for p in range(KH):
-                        for q in range(KW):
-                            target = (q, p) if dw_transposed else (p, q)
-                            source = (KH - 1 - p, KW - 1 - q) if dw_flipped else (p, q)
+                    window = x[e, p0:p0 + KH, q0:q0 + KW, :]
+                    for m in range(KH):
+                        for n in range(KW):
+                            target = (n, m) if dw_transposed else (m, n)
+                            source = (KH - 1 - m, KW - 1 - n) if dw_flipped else (m, n)
                             if assign:
-                                dw[target + (slice(None), f)] = window[source] * dout[n, i, j, f]
+                                dw[target + (slice(None), f)] = window[source] * dout[e, i, j, f]
                             else:
-                                dw[target + (slice(None), f)] += window[source] * dout[n, i, j, f]
+                                dw[target + (slice(None), f)] += window[source] * dout[e, i, j, f]
     db = dout.sum(axis=db_axes) * db_scale
     return dx, dw * dw_scale, db
 
@@ -436,11 +526,11 @@ def conv_backward_vectorised(dout, x, w, stride=1):
     KH, KW = w.shape[:2]
     _, Ho, Wo, _ = dout.shape
     windows = np.lib.stride_tricks.sliding_window_view(x, (KH, KW), axis=(1, 2))[:, ::stride, ::stride]
-    dw = np.einsum("nijcpq,nijf->pqcf", windows, dout)
+    dw = np.einsum("eijcmn,eijf->mncf", windows, dout)
     dx = np.zeros_like(x)
-    for p in range(KH):
-        for q in range(KW):
-            dx[:, p:p + stride * (Ho - 1) + 1:stride, q:q + stride * (Wo - 1) + 1:stride] += dout @ w[p, q].T
+    for m in range(KH):
+        for n in range(KW):
+            dx[:, m:m + stride * (Ho - 1) + 1:stride, n:n + stride * (Wo - 1) + 1:stride] += dout @ w[m, n].T
     return dx, dw, dout.sum(axis=(0, 1, 2))
 
 
@@ -474,16 +564,16 @@ def _sb(**mistake):
     (_sb(flip_dx=True), "dx uses the flipped kernel"),
     (_sb(dx_filters=[0]), "dx is missing the sum over the filters f"),
     (_sb(assign=True), "dx is assigned (=) where it must add up (+=)"),
-    (_sb(dw_transposed=True), "dw is transposed in (p, q): dw[p, q, c, f] pairs"),   # square kernel: by value
+    (_sb(dw_transposed=True), "dw is transposed in (m, n): dw[m, n, c, f] pairs"),   # square kernel: by value
     (_sb(dw_flipped=True), "dw is flipped"),
-    (_sb(dw_images="first"), "dw is not summed over the batch: every image used the same w, so dw adds up the "
-                             "contributions of all N images (yours is image n = 0 alone)"),
-    (_sb(dw_images="reset"), "(yours is the last image alone: is dw reset inside the loop over n?)"),
+    (_sb(dw_examples="first"), "dw is not summed over the batch: every example used the same w, so dw adds up the "
+                               "contributions of all N examples (yours is example e = 0 alone)"),
+    (_sb(dw_examples="reset"), "(yours is the last example alone: is dw reset inside the loop over e?)"),
     (_sb(dw_scale=0.5), "dw is divided by N"),
     (_sb(db_scale=0.5), "db is divided by N"),
     (lambda d, x, w, s=1: student_backward(d, x, w, s, db_scale=1 / d[..., 0].size),
      "db is divided by the number of outputs"),
-    (_sb(db_axes=0), "db has shape (3, 4, 3), expected (3,): db is summed over the images n only"),
+    (_sb(db_axes=0), "db has shape (3, 4, 3), expected (3,): db is summed over the examples e only"),
     (_sb(db_axes=(1, 2)), "db has shape (2, 3), expected (3,): db is not summed over the batch"),
     (_sb(db_axes=None), "db has shape (), expected (3,): db is summed over the filters too"),
     (_sb(db_axes=3), "db has shape (2, 3, 4), expected (3,): db is summed over the filters"),
@@ -507,7 +597,8 @@ def _right_for_stride_1(wrong):
 
 
 @pytest.mark.parametrize("wrong, phrase", [
-    (_sb(step=1), "right for stride 1, wrong for stride 2: the stride is ignored: window (i, j) starts at row"),
+    (_sb(step=1),
+     "right for stride 1, wrong for stride 2: the stride is ignored: window (i, j) starts at input row p = i·S"),
     (lambda d, x, w, s=1: (student_backward(d, x, w, s, step=1)[0], *conv_backward_right(d, x, w, s)[1:]),
      "right for stride 1, wrong for stride 2: dx: the stride is ignored"),
     (lambda d, x, w, s=1: (conv_backward_right(d, x, w, s)[0], student_backward(d, x, w, s, step=1)[1],
@@ -519,7 +610,7 @@ def _right_for_stride_1(wrong):
     (_right_for_stride_1(lambda d, x, w, s: (conv_backward_right(d, x, w, s)[0],
                                              conv_backward_right(d, x, w, s)[1].transpose(1, 0, 2, 3),
                                              conv_backward_right(d, x, w, s)[2])),
-     "dw has shape (2, 3, 3, 2), expected (3, 2, 3, 2): dw is transposed in (p, q)"),
+     "dw has shape (2, 3, 3, 2), expected (3, 2, 3, 2): dw is transposed in (m, n)"),
     (_right_for_stride_1(_crash),
      "your code raised KeyError: 'no such key' on the stride-2 case (right for stride 1)"),
 ])
@@ -537,7 +628,7 @@ def test_conv_backward_stride_ignored_in_both_is_named_once():
 def test_conv_backward_several_wrong_gradients_are_each_named():
     fb = _wrong(ch2.check_conv_backward_loops,
                 lambda d, x, w, s=1: student_backward(d, x, w, s, dw_scale=0.5, db_axes=0), "dw is divided by N")
-    assert "db is summed over the images n only" in fb.message and fb.message.endswith("(dx is right)")
+    assert "db is summed over the examples e only" in fb.message and fb.message.endswith("(dx is right)")
     fb = _wrong(ch2.check_conv_backward_loops, lambda d, x, w, s=1: (d, d, d), "dx has the shape of dout")
     assert "dw has shape" in fb.message and "db has shape" in fb.message and "right)" not in fb.message
 
@@ -564,7 +655,7 @@ def test_conv_backward_inputs_and_mistakes_are_distinct():
         for got, want in zip(ch2._conv_backward_variant(dout, x, w, stride), right):
             assert np.allclose(got, want)
         mistakes = [dict(flip_dx=True), dict(dx_filters=[0]), dict(assign=True), dict(dw_flipped=True),
-                    dict(dw_images="first"), dict(dw_images="reset"), dict(dw_scale=0.5)]
+                    dict(dw_examples="first"), dict(dw_examples="reset"), dict(dw_scale=0.5)]
         if stride == 1:
             mistakes.append(dict(dw_transposed=True))
         else:
@@ -578,7 +669,7 @@ def test_conv_backward_inputs_and_mistakes_are_distinct():
 
 
 # --------------------------------------------------------------------------------------
-# notebook 03: padding_amounts
+# notebook 03: padding_amounts (exercise 2)
 # --------------------------------------------------------------------------------------
 
 def padding_right(size, kernel, stride, padding):
@@ -613,10 +704,10 @@ def test_padding_amounts_right(capsys):
 
 
 @pytest.mark.parametrize("wrong, phrase", [
-    (student_padding(top_extra=True), "the extra row is at the top"),
-    (student_padding(k_minus_1=True), "P_total = kernel - 1 is right only for stride 1"),
-    (student_padding(both_halves=True), "the same padding on both sides loses the odd one"),
-    (student_padding(floor=True), "'same' rounds up: the output size is out = ceil(size / stride)"),
+    (student_padding(top_extra=True), "the extra zero is at the top: when P_H is odd"),
+    (student_padding(k_minus_1=True), "P_H = K - 1 is right only for stride 1"),
+    (student_padding(both_halves=True), "the same padding on both sides loses the odd one: P_top = P_H // 2"),
+    (student_padding(floor=True), "'same' rounds up: the output size is H_out = ceil(H / S)"),
     (student_padding(clip=False), "negative padding"),
     (student_padding(valid_pads=True), "'valid' means no padding at all"),
     (lambda s, k, st, p: sum(padding_right(s, k, st, p)),
@@ -651,7 +742,7 @@ def test_padding_amounts_cases_match_tensorflow(tf):
 
 
 # --------------------------------------------------------------------------------------
-# notebook 04: receptive_field
+# notebook 03: receptive_field (exercise 7)
 # --------------------------------------------------------------------------------------
 
 def receptive_field_right(layers):
@@ -699,19 +790,22 @@ def test_receptive_field_student_may_empty_the_list(capsys):
 
 
 def _rf_with(step):
-    """1 + Σ_m (k_m − 1)·step(m, strides) over the layers m, the way a student would write the loop."""
+    """1 + Σ_l (K_l − 1)·step(idx, strides) over the layers l (idx = l − 1 their place in the list), the
+    way a student would write the loop; eq. (9)'s step is Π_{l' < l} S_{l'} = prod(strides[:idx])."""
     def receptive_field(layers):
         strides = [s for _, s in layers]
-        return 1 + sum((k - 1) * step(m, strides) for m, (k, _) in enumerate(layers))
+        return 1 + sum((k - 1) * step(idx, strides) for idx, (k, _) in enumerate(layers))
     return receptive_field
 
 
 @pytest.mark.parametrize("wrong, phrase", [
-    (_rf_with(lambda m, s: math.prod(s[:m + 1])), "the product includes the layer's own stride"),
-    (_rf_with(lambda m, s: 1), "the strides are missing"),
-    (lambda layers: receptive_field_right(layers) - 1, "the +1 is missing"),
-    (_rf_with(lambda m, s: math.prod(s)), "every layer is multiplied by the product of all the strides"),
-    (_rf_with(lambda m, s: math.prod(s[m + 1:])), "the strides multiplied are those of the layers above"),
+    (_rf_with(lambda idx, s: math.prod(s[:idx + 1])),
+     "the product includes the layer's own stride: layer l widens the field by K_l - 1 steps of its input, and "
+     "one step of its input is Π_{l'<l} S_{l'} pixels (its own stride S_l acts on its output)"),
+    (_rf_with(lambda idx, s: 1), "the strides are missing"),
+    (lambda layers: receptive_field_right(layers) - 1, "the +1 is missing: a pixel sees itself (r_0 = 1"),
+    (_rf_with(lambda idx, s: math.prod(s)), "every layer is multiplied by the product of all the strides"),
+    (_rf_with(lambda idx, s: math.prod(s[idx + 1:])), "the strides multiplied are those of the layers above"),
     # sum of the kernels: right by chance for the 04 network (10), so the second list is named
     (lambda layers: sum(k for k, _ in layers), "fn([(7, 2), (3, 2), (3, 1), (3, 1)]) returned 16, expected 27"),
     (lambda layers: (receptive_field_right(layers),) * 2, "returned a result of shape (2,), expected one int"),
@@ -721,8 +815,8 @@ def test_receptive_field_wrong_answers_are_named(wrong, phrase):
 
 
 def test_receptive_field_mistakes_are_distinct():
-    steps = [lambda m, s: math.prod(s[:m]), lambda m, s: math.prod(s[:m + 1]), lambda m, s: 1,
-             lambda m, s: math.prod(s), lambda m, s: math.prod(s[m + 1:])]
+    steps = [lambda idx, s: math.prod(s[:idx]), lambda idx, s: math.prod(s[:idx + 1]), lambda idx, s: 1,
+             lambda idx, s: math.prod(s), lambda idx, s: math.prod(s[idx + 1:])]
     variants = [[_rf_with(step)(c[0]) for c in ch2._RF_CASES] for step in steps]
     variants.append([receptive_field_right(c[0]) - 1 for c in ch2._RF_CASES])
     _all_distinct(variants)
@@ -731,11 +825,11 @@ def test_receptive_field_mistakes_are_distinct():
 
 
 # --------------------------------------------------------------------------------------
-# notebook 03: im2col by the (p, q) loop
+# notebook 03: im2col by the (m, n) loop (exercise 4)
 # --------------------------------------------------------------------------------------
 
-def student_im2col(*, order="pqc", rows="nij", step=None, full_size=False):
-    """A student's (p, q) loop, with one mistake switched on."""
+def student_im2col(*, order="mnc", rows="eij", step=None, full_size=False):
+    """A student's loop over the kernel offsets (m, n), with one mistake switched on."""
     def im2col(x, kernel_size, stride=1):
         N, H, W, C = x.shape
         KH, KW = kernel_size
@@ -743,21 +837,21 @@ def student_im2col(*, order="pqc", rows="nij", step=None, full_size=False):
         Ho, Wo = (H - KH) // S + 1, (W - KW) // S + 1
         st = S if step is None else step
         cols = np.zeros((N, Ho, Wo, KH, KW, C))
-        for p in range(KH):
-            for q in range(KW):
-                cols[:, :, :, p, q, :] = x[:, p:p + st * (Ho - 1) + 1:st, q:q + st * (Wo - 1) + 1:st, :]
-        cols = cols.transpose(*("nij".index(a) for a in rows), *(3 + "pqc".index(a) for a in order))
+        for m in range(KH):
+            for n in range(KW):
+                cols[:, :, :, m, n, :] = x[:, m:m + st * (Ho - 1) + 1:st, n:n + st * (Wo - 1) + 1:st, :]
+        cols = cols.transpose(*("eij".index(a) for a in rows), *(3 + "mnc".index(a) for a in order))
         return cols.reshape(N * Ho * Wo, KH * KW * C)
     return im2col
 
 
 def im2col_by_windows(x, kernel_size, stride=1):
-    """A different right answer: a loop over the windows (n, i, j) instead of the offsets (p, q)."""
+    """A different right answer: a loop over the windows (e, i, j) instead of the offsets (m, n)."""
     N, H, W, C = x.shape
     KH, KW = kernel_size
     Ho, Wo = (H - KH) // stride + 1, (W - KW) // stride + 1
-    rows = [x[n, i * stride:i * stride + KH, j * stride:j * stride + KW, :].ravel()
-            for n in range(N) for i in range(Ho) for j in range(Wo)]
+    rows = [x[e, i * stride:i * stride + KH, j * stride:j * stride + KW, :].ravel()
+            for e in range(N) for i in range(Ho) for j in range(Wo)]
     return np.array(rows)
 
 
@@ -781,12 +875,12 @@ def test_im2col_matches_tensorflow_extract_patches(tf):
 
 
 @pytest.mark.parametrize("wrong, phrase", [
-    (student_im2col(order="cpq"), "the columns are in (c, p, q) order"),
-    (student_im2col(order="qpc"), "p and q are swapped"),
-    (student_im2col(rows="ijn"), "the rows are position-major, (i, j, n)"),
-    (student_im2col(rows="nji"), "the rows run down the columns, (n, j, i)"),
+    (student_im2col(order="cmn"), "the columns are in (c, m, n) order"),
+    (student_im2col(order="nmc"), "m and n are swapped"),
+    (student_im2col(rows="ije"), "the rows are position-major, (i, j, e)"),
+    (student_im2col(rows="eji"), "the rows run down the columns, (e, j, i)"),
     (lambda x, k, s=1: student_im2col()(x, k, s).T, "has shape (12, 16), expected (16, 12): cols is transposed"),
-    (lambda x, k, s=1: student_im2col()(x[:1], k, s), "has shape (8, 12), expected (16, 12): only one image"),
+    (lambda x, k, s=1: student_im2col()(x[:1], k, s), "has shape (8, 12), expected (16, 12): only one example"),
     (lambda x, k, s=1: student_im2col()(x, k, s).reshape(2, 8, 12), "cols is 3-D"),
     (lambda x, k, s=1: student_im2col()(x, k, s).reshape(2, 2, 4, 3, 2, 2), "cols is still 6-D"),
     (lambda x, k, s=1: im2col_by_windows(x, k[::-1], s), "the kernel's axes are swapped"),
@@ -815,8 +909,276 @@ def test_im2col_inputs_and_mistakes_are_distinct():
         x, kernel = ch2._im2col_inputs(stride)
         assert len(np.unique(x)) == x.size and kernel[0] != kernel[1] and x.shape[0] > 1 and x.shape[3] > 1
         variants = [student_im2col(**m)(x, kernel, stride) for m in
-                    ({}, {"order": "cpq"}, {"order": "qpc"}, {"rows": "ijn"}, {"rows": "nji"})]
+                    ({}, {"order": "cmn"}, {"order": "nmc"}, {"rows": "ije"}, {"rows": "eji"})]
         if stride > 1:
             variants.append(student_im2col(step=1)(x, kernel, stride))
         _all_distinct(variants)
         assert np.array_equal(variants[0], conv.im2col(x, kernel, stride))
+
+
+# --------------------------------------------------------------------------------------
+# notebook 05: batch normalisation's backward pass, its moving averages, a residual block
+# --------------------------------------------------------------------------------------
+
+from helpers import nn as _nn  # noqa: E402 -- the notebook-05 section of this file
+from helpers import training as _training  # noqa: E402
+
+
+def student_bn_backward(*, ddof=0, mean_path=True, var_path=True, gamma_in_dx=True, eps_on=True, sum_axis=0,
+                        dgamma_of_x=False, mean_not_sum=False, over_n=True, step_by_step=False):
+    """A student's batchnorm_backward(dout, x, gamma, eps) for x (N, D), with optional mistakes.
+
+    step_by_step: the graph of the notebook's derivation (dx̂, dσ², dμ, then dx) instead of the
+    compact formula: the same numbers, written another way."""
+    def fn(dout, x, gamma, eps):
+        N = x.shape[0]
+        mu = x.mean(axis=0)
+        var = ((x - mu) ** 2).sum(axis=0) / (N - ddof)
+        std = np.sqrt(var + eps) if eps_on else np.sqrt(var)
+        x_hat = (x - mu) / std
+        dx_hat = dout * gamma if gamma_in_dx else dout
+        if step_by_step:
+            dvar = np.sum(dx_hat * (x - mu), axis=0) * -0.5 * std ** -3
+            dmu = -np.sum(dx_hat, axis=0) / std
+            dx = dx_hat / std + dvar * 2 * (x - mu) / (N - ddof) + dmu / N
+        else:
+            inner = N * dx_hat
+            if mean_path:
+                inner = inner - dx_hat.sum(axis=0)
+            if var_path:
+                inner = inner - x_hat * (dx_hat * x_hat).sum(axis=0)
+            dx = inner / (N * std) if over_n else inner / std
+        reduce = np.mean if mean_not_sum else np.sum
+        dgamma = reduce(dout * (x if dgamma_of_x else x_hat), axis=sum_axis)
+        dbeta = reduce(dout, axis=sum_axis)
+        return dx, dgamma, dbeta
+    return fn
+
+
+def test_batchnorm_backward_check_expects_helpers_nn():
+    dout, x, gamma = ch2._bn_backward_inputs()
+    _, cache = _nn.batchnorm_forward(x, gamma, np.zeros(x.shape[1]), ch2.BN_EPS)
+    for a, b in zip(ch2._bn_backward_variant(dout, x, gamma, ch2.BN_EPS), _nn.batchnorm_backward(dout, cache)):
+        assert np.allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_batchnorm_backward_right(capsys):
+    _right(ch2.check_batchnorm_backward, student_bn_backward(), capsys, "batchnorm_backward")
+    _right(ch2.check_batchnorm_backward, student_bn_backward(step_by_step=True), capsys, "batchnorm_backward")
+
+    def with_helpers(dout, x, gamma, eps):
+        return _nn.batchnorm_backward(dout, _nn.batchnorm_forward(x, gamma, np.zeros_like(gamma), eps)[1])
+
+    _right(ch2.check_batchnorm_backward, with_helpers, capsys, "batchnorm_backward")
+
+
+@pytest.mark.parametrize("wrong, phrase", [
+    (student_bn_backward(ddof=1), "the variance is the unbiased one (divided by N − 1)"),
+    (student_bn_backward(ddof=1, step_by_step=True), "exact one of that forward pass"),
+    (student_bn_backward(mean_path=False, var_path=False), "dx treats μ and σ² as constants"),
+    (student_bn_backward(mean_path=False), "dx is missing the path through the mean μ"),
+    (student_bn_backward(var_path=False), "dx is missing the path through the variance σ²"),
+    (student_bn_backward(gamma_in_dx=False), "γ is missing in dx"),
+    (student_bn_backward(over_n=False), "dx is N times too large"),
+    (student_bn_backward(eps_on=False), "ε is missing"),
+    (student_bn_backward(dgamma_of_x=True), "dgamma uses x where it needs x̂"),
+    (student_bn_backward(sum_axis=1), "dgamma is summed over the wrong axis (the features, axis 1)"),
+    (student_bn_backward(sum_axis=None), "dgamma is summed over every axis"),
+    (student_bn_backward(mean_not_sum=True), "dgamma is a mean over the examples"),
+    (lambda d, x, g, e: (*student_bn_backward()(d, x, g, e)[:2], d), "dbeta is not summed"),
+    (lambda d, x, g, e: (*student_bn_backward()(d, x, g, e)[:2], d.sum(axis=1)),
+     "dbeta is summed over the wrong axis"),
+    (lambda d, x, g, e: (*student_bn_backward()(d, x, g, e)[:2], d.mean(axis=0)), "dbeta is a mean"),
+    (lambda d, x, g, e: (student_bn_backward()(d, x, g, e)[0].sum(axis=0), *student_bn_backward()(d, x, g, e)[1:]),
+     "dx is summed over the examples"),
+    (lambda d, x, g, e: student_bn_backward()(d, x, g, e)[:2], "expected a tuple (dx, dgamma, dbeta) of 3 arrays"),
+    (lambda d, x, g, e: (student_bn_backward()(d, x, g, e)[0] + 1e-3, *student_bn_backward()(d, x, g, e)[1:]),
+     "dx differs from the reference"),
+])
+def test_batchnorm_backward_wrong_answers_are_named(wrong, phrase):
+    _wrong(ch2.check_batchnorm_backward, wrong, phrase)
+
+
+def test_batchnorm_backward_names_the_right_gradients_too():
+    fb = _wrong(ch2.check_batchnorm_backward, student_bn_backward(dgamma_of_x=True), "dgamma uses x")
+    assert fb.message.endswith("(dx and dbeta are right)")
+
+
+def test_batchnorm_backward_mistakes_are_distinct():
+    dout, x, gamma = ch2._bn_backward_inputs()
+    eps = ch2.BN_EPS
+    assert x.shape[0] != x.shape[1] and np.all(np.abs(gamma) != 1)
+    variants = [student_bn_backward(**m)(dout, x, gamma, eps) for m in
+                ({}, {"ddof": 1}, {"ddof": 1, "step_by_step": True}, {"mean_path": False, "var_path": False},
+                 {"mean_path": False}, {"var_path": False}, {"gamma_in_dx": False}, {"over_n": False},
+                 {"eps_on": False})]
+    _all_distinct([v[0] for v in variants])                                         # dx tells them apart
+    dgammas = [student_bn_backward(**m)(dout, x, gamma, eps)[1] for m in
+               ({}, {"dgamma_of_x": True}, {"mean_not_sum": True}, {"ddof": 1}, {"eps_on": False})]
+    _all_distinct(dgammas)
+
+
+def student_moving_stats(*, axes=(0, 1, 2), ddof=0, swap=False, std=False, replace=False):
+    def fn(moving_mean, moving_var, x, momentum):
+        mean = x.mean(axis=axes)
+        var = x.var(axis=axes, ddof=ddof)
+        if std:
+            var = np.sqrt(var)
+        if replace:
+            return mean, var
+        a, b = (1 - momentum, momentum) if swap else (momentum, 1 - momentum)
+        return a * moving_mean + b * mean, a * moving_var + b * var
+    return fn
+
+
+def test_moving_stats_check_expects_helpers_nn():
+    mm, mv, x, momentum = ch2._moving_stats_inputs()
+    cache = _nn.batchnorm_forward(x, np.ones(x.shape[-1]), np.zeros(x.shape[-1]))[1]
+    for a, b in zip(ch2._moving_stats_variant(mm, mv, x, momentum), _nn.update_moving_stats(mm, mv, cache, momentum)):
+        assert np.allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_moving_stats_right(capsys):
+    _right(ch2.check_moving_stats, student_moving_stats(), capsys, "update_moving_stats")
+
+    def with_helpers(mm, mv, x, momentum):
+        cache = _nn.batchnorm_forward(x, np.ones(x.shape[-1]), np.zeros(x.shape[-1]))[1]
+        return _nn.update_moving_stats(mm, mv, cache, momentum)
+
+    _right(ch2.check_moving_stats, with_helpers, capsys, "update_moving_stats")
+    # a loop over the channels, as lists: accepted
+    _right(ch2.check_moving_stats, lambda mm, mv, x, m: tuple(
+        [m * a + (1 - m) * float(np.mean(x[..., c])) for c, a in enumerate(mm)] if k == 0 else
+        [m * a + (1 - m) * float(np.var(x[..., c])) for c, a in enumerate(mv)] for k in (0, 1)),
+        capsys, "update_moving_stats")
+
+
+@pytest.mark.parametrize("wrong, phrase", [
+    (student_moving_stats(swap=True), "the weights are swapped"),
+    (student_moving_stats(replace=True), "the moving statistics are replaced by the batch's"),
+    (student_moving_stats(ddof=1), "the batch variance is the unbiased one"),
+    (student_moving_stats(std=True), "the standard deviation is averaged"),
+    (student_moving_stats(axes=0), "averaged over the examples only (axis 0)"),
+    (student_moving_stats(axes=None), "averaged over every axis, channels included"),
+    (lambda mm, mv, x, m: (x.mean(axis=(1, 2)), x.var(axis=(1, 2))), "averaged over axes 1 and 2 only"),
+    (student_moving_stats(axes=3), "your code raised ValueError: operands could not be broadcast"),
+    (student_moving_stats(axes=(0, 1)), "averaged over axes 0 and 1 only"),
+    (lambda mm, mv, x, m: student_moving_stats()(mm, mv, x, m)[0], "expected a tuple (new_mean, new_var) of 2"),
+])
+def test_moving_stats_wrong_answers_are_named(wrong, phrase):
+    _wrong(ch2.check_moving_stats, wrong, phrase)
+
+
+def test_moving_stats_variance_mistake_says_the_mean_is_right():
+    fb = _wrong(ch2.check_moving_stats, student_moving_stats(ddof=1), "unbiased")
+    assert fb.message.endswith("(new_mean is right)")
+
+
+def test_moving_stats_mistakes_are_distinct():
+    mm, mv, x, momentum = ch2._moving_stats_inputs()
+    assert momentum != 0.5
+    variants = [np.concatenate(student_moving_stats(**m)(mm, mv, x, momentum)) for m in
+                ({}, {"swap": True}, {"replace": True}, {"ddof": 1}, {"std": True})]
+    _all_distinct(variants)
+
+
+def student_residual_backward(*, skip=True, out_mask="s", inner_mask=True, inner_relu=True, mask_skip=True,
+                              loops=False):
+    """A student's residual_backward(dy, x, w1, b1, w2, b2) with helpers.conv, with optional mistakes.
+    loops: the convolutions' gradients by conv2d_backward_naive (the same numbers)."""
+    def fn(dy, x, w1, b1, w2, b2):
+        z1, c1 = conv.conv2d_forward(x, w1, b1, 1, "same")
+        a1 = np.maximum(z1, 0) if inner_relu else z1
+        f, c2 = conv.conv2d_forward(a1, w2, b2, 1, "same")
+        s = x + f
+        ds = dy * {"s": s > 0, "none": 1.0, "F": f > 0}[out_mask]
+        if loops:
+            da1, dw2, db2 = conv.conv2d_backward_naive(ds, a1, w2, 1, "same")
+        else:
+            da1, dw2, db2 = conv.conv2d_backward(ds, c2)
+        dz1 = da1 * (z1 > 0) if inner_mask else da1
+        if loops:
+            dx, dw1, db1 = conv.conv2d_backward_naive(dz1, x, w1, 1, "same")
+        else:
+            dx, dw1, db1 = conv.conv2d_backward(dz1, c1)
+        if skip:
+            dx = dx + (ds if mask_skip else dy)
+        return dx, dw1, db1, dw2, db2
+    return fn
+
+
+def test_residual_check_expects_helpers_training(tf):
+    dy, x, w1, b1, w2, b2 = ch2._residual_inputs()
+    ours = ch2._residual_variant(dy, x, w1, b1, w2, b2)
+    ref = _training.residual_block_backward(dy, _training.residual_block_forward(x, w1, b1, w2, b2)[1])
+    assert all(np.allclose(a, b, rtol=1e-12, atol=1e-12) for a, b in zip(ours, ref))
+    # and TensorFlow's autodiff agrees
+    xs = [tf.constant(a) for a in (x, w1, b1, w2, b2)]
+    with tf.GradientTape() as tape:
+        for v in xs:
+            tape.watch(v)
+        a1 = tf.nn.relu(tf.nn.conv2d(xs[0], xs[1], 1, "SAME") + xs[2])
+        y = tf.nn.relu(xs[0] + tf.nn.conv2d(a1, xs[3], 1, "SAME") + xs[4])
+        total = tf.reduce_sum(y * dy)
+    for a, g in zip(ours, tape.gradient(total, xs)):
+        assert np.allclose(a, g.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_residual_backward_right(capsys):
+    _right(ch2.check_residual_block_backward, student_residual_backward(), capsys, "residual_backward")
+    _right(ch2.check_residual_block_backward, student_residual_backward(loops=True), capsys, "residual_backward")
+
+    def with_helpers(dy, x, w1, b1, w2, b2):
+        return _training.residual_block_backward(dy, _training.residual_block_forward(x, w1, b1, w2, b2)[1])
+
+    _right(ch2.check_residual_block_backward, with_helpers, capsys, "residual_backward")
+
+
+@pytest.mark.parametrize("wrong, phrase", [
+    (student_residual_backward(skip=False), "dx is missing the identity path"),
+    (student_residual_backward(mask_skip=False), "the identity path skips the output ReLU"),
+    (student_residual_backward(out_mask="none"), "the output ReLU is ignored"),
+    (student_residual_backward(out_mask="F"), "the output ReLU's mask is taken from F(x)"),
+    (student_residual_backward(inner_mask=False), "the inner ReLU's mask is missing in the backward pass"),
+    (student_residual_backward(inner_relu=False, inner_mask=False), "the inner ReLU is missing, forward and backward"),
+    (lambda *a: (student_residual_backward()(*a)[0] - student_residual_backward(skip=False)(*a)[0],
+                 *student_residual_backward()(*a)[1:]), "dx is the identity path alone"),
+    (lambda *a: (student_residual_backward()(*a)[0][..., :1].repeat(3, axis=-1), *student_residual_backward()(*a)[1:]),
+     "dx has the shape of a1"),
+    (lambda *a: (lambda dx, dw1, db1, dw2, db2: (dx, dw2, db2, dw1, db1))(*student_residual_backward()(*a)),
+     "dw1 has the shape of w2"),
+    (lambda *a: student_residual_backward()(*a)[:3], "expected a tuple (dx, dw1, db1, dw2, db2) of 5 arrays"),
+])
+def test_residual_backward_wrong_answers_are_named(wrong, phrase):
+    _wrong(ch2.check_residual_block_backward, wrong, phrase)
+
+
+def test_residual_backward_identity_mistake_says_the_weights_are_right():
+    fb = _wrong(ch2.check_residual_block_backward, student_residual_backward(skip=False), "identity path")
+    assert fb.message.endswith("(dw1 and db1 and dw2 and db2 are right)")
+
+
+def test_residual_inputs_exercise_both_relus_and_the_mistakes_are_distinct():
+    dy, x, w1, b1, w2, b2 = ch2._residual_inputs()
+    _, cache = _training.residual_block_forward(x, w1, b1, w2, b2)
+    assert 0.2 < np.mean(cache.z1 > 0) < 0.8 and 0.2 < np.mean(cache.s > 0) < 0.8   # both masks matter
+    assert x.shape[1] != x.shape[2] and w1.shape[3] != x.shape[3]
+    args = (dy, x, w1, b1, w2, b2)
+    variants = [np.concatenate([g.ravel() for g in student_residual_backward(**m)(*args)]) for m in
+                ({}, {"skip": False}, {"mask_skip": False}, {"out_mask": "none"}, {"out_mask": "F"},
+                 {"inner_mask": False}, {"inner_relu": False, "inner_mask": False})]
+    _all_distinct(variants)
+
+
+@pytest.mark.parametrize("check, n_results", [(ch2.check_batchnorm_backward, 3), (ch2.check_moving_stats, 2),
+                                               (ch2.check_residual_block_backward, 5)])
+def test_notebook_05_checks_handle_stub_crash_none_and_text(check, n_results, capsys):
+    fb = check(_stub)
+    assert not fb and fb.message.startswith(NOT_IMPLEMENTED)
+    assert NOT_IMPLEMENTED in capsys.readouterr().out
+    fb = check(_crash)
+    assert not fb and fb.message.startswith("your code raised KeyError")
+    fb = check(lambda *args: None)
+    assert not fb and "returned None" in fb.message
+    fb = check(lambda *args: ("text",) * n_results)
+    assert not fb and "is a str that is not an array of numbers" in fb.message
