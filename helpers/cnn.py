@@ -1,8 +1,9 @@
 """A small CNN built from the chapter's own layers, trained end to end in NumPy.
 
-Chapter 2 (``03_convolution_pooling.ipynb`` derives the layers, ``04_cnn_chest_xray.ipynb`` trains
-the network in Keras): this module puts :mod:`helpers.conv` and :mod:`helpers.nn` together into
-the network of notebook 04, with a forward and a backward pass through the whole network, so
+Chapter 2 (``03_convolution_pooling.ipynb`` derives the layers; ``04_cnn_chest_xray.ipynb`` builds
+this network, trains it against its Keras twin, then trains the article's network in Keras): this
+module puts :mod:`helpers.conv` and :mod:`helpers.nn` together into the network of notebook 04,
+with a forward and a backward pass through the whole network, so
 that the NumPy network can be gradient-checked as a whole and trained with :class:`nn.SGD` or
 :class:`nn.Adam`. ``tests/test_cnn.py`` checks it against Keras (predictions, the gradients of
 ``tf.GradientTape`` and training from the same weights); ``benchmarks/bench_cnn.py`` times it.
@@ -40,6 +41,13 @@ convolutions, then those of the dense layers, in the order and layout of Keras'
 names follow :class:`nn.MLP` ("W" kernels, "b" biases), which :func:`nn.l2_penalty` and the
 optimisers rely on. Weights start as Keras starts them: Glorot uniform kernels, zero biases.
 
+Which input pixels can influence the output at all is a question of the architecture, not of
+the weights: :func:`receptive_field_coverage` walks the window of every last-layer unit back to the
+input along one axis, and :meth:`CNN.input_coverage` gives the (H, W) count per pixel. With
+notebook 04's "valid" padding, ``pool2`` drops row and column 10 of ``conv2``, and input rows and
+columns 26-27 have coverage 0. :func:`blank_border` overwrites a frame of the images, for the
+border-occlusion test of notebook 04.
+
 Float32 by default (as Keras, and twice as fast); float64 for gradient checks. Inputs are
 validated and a ``ValueError`` names the method and the expected and received shapes.
 """
@@ -55,7 +63,7 @@ import numpy as np
 from helpers import conv, nn
 from helpers._validate import as_float_array, check_cache, check_finite
 
-__all__ = ["CNN", "CNNCache"]
+__all__ = ["CNN", "CNNCache", "blank_border", "receptive_field_coverage"]
 
 # predict_proba and loss run over this many images at a time: the whole training set at once
 # would need ~2 GB for the feature maps of the first layer alone.
@@ -195,6 +203,32 @@ class CNN:
     def n_params(self) -> int:
         """The number of trainable numbers (Keras' ``model.count_params()``)."""
         return sum(p.size for p in self.params.values())
+
+    @property
+    def layer_windows(self) -> list:
+        """[(kernel, stride, padding)] of the convolutions and poolings, from the input on (one axis).
+
+        The argument of :func:`receptive_field_coverage`: conv l is (K, 1, padding), pool l is
+        (S, S, "valid"). The 04 network: [(3, 1, "valid"), (2, 2, "valid"), (3, 1, "valid"), (2, 2, "valid")].
+        """
+        K, S = self.kernel_size, self.pool_size
+        return [w for _ in self.filters for w in ((K, 1, self.padding), (S, S, "valid"))]
+
+    def input_coverage(self) -> np.ndarray:
+        """(H, W) ints: for each input pixel (p, q), how many positions (i, j) of the last pooled map see it.
+
+        The last pooled map (h, w, F) is what ``flatten`` reads: its h·w positions (each with F
+        channels, which all see the same pixels) are the features the dense layers receive. A
+        position sees pixel (p, q) when (p, q) lies in its receptive field. Rows and columns are
+        independent (square windows slide along each axis separately), so the count is the outer
+        product of :func:`receptive_field_coverage` along the rows and along the columns. A pixel
+        with count 0 cannot influence the output, whatever the weights. Depends on the
+        architecture only, not on the weights.
+        """
+        H, W, _ = self.input_shape
+        rows = receptive_field_coverage(H, self.layer_windows)
+        cols = receptive_field_coverage(W, self.layer_windows)
+        return np.outer(rows, cols)
 
     def __repr__(self) -> str:
         layers = ", ".join(f"{name} {shape}" for name, shape in self.shapes)
@@ -448,3 +482,104 @@ class CNN:
         model = keras.Sequential(layers, name="numpy_cnn")
         model.set_weights(self.get_weights())
         return model
+
+
+# --------------------------------------------------------------------------------------
+# which input pixels the network can see, and a frame to blank
+# --------------------------------------------------------------------------------------
+
+def _check_windows(layers, func: str) -> list:
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise ValueError(f"{func}: layers must be a list of (kernel, stride, padding) triples, got {layers!r}")
+    out = []
+    for k, layer in enumerate(layers):
+        ok = isinstance(layer, (tuple, list)) and len(layer) == 3 and layer[2] in ("valid", "same") and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 1 for v in layer[:2])
+        if not ok:
+            raise ValueError(f"{func}: layer {k} must be a (kernel, stride, padding) triple with positive int "
+                             f"kernel and stride and padding 'valid' or 'same', got {layer!r}")
+        out.append((int(layer[0]), int(layer[1]), layer[2]))
+    return out
+
+
+def receptive_field_coverage(size, layers) -> np.ndarray:
+    """(size,) ints: for each input position p along one axis, how many units of the last layer see it.
+
+    size: the input length H along the axis (pixels); layers: the (kernel, stride, padding) of
+    each convolution or pooling from the input on (``CNN.layer_windows``), padding "valid" or
+    "same" (TensorFlow's rule, ``conv.padding_amounts``).
+
+    A unit at position i of a layer with kernel K, stride S and P_top zeros of padding before
+    the input reads its input positions
+
+        i·S − P_top + m,   m = 0, …, K − 1                                         (window)
+
+    (notebook 03: output i, kernel offset m, input position p = i·S − P_top + m); positions
+    outside 0 … H_in − 1 are padding, constants that depend on no pixel. Walking from one unit
+    of the last layer back to the input, window by window, gives the set of input positions it
+    depends on: its receptive field, clipped to the image. counts[p] is the number of last-layer
+    units whose set contains p; counts[p] = 0 means that position p cannot influence the output.
+    With "valid" windows that do not tile their input (an 11-long map pooled by 2 windows of
+    stride 2 leaves position 10 out), the last positions of the input can be such blind spots.
+    Raises ValueError for a size that is not a positive int, a malformed layer, or a window that
+    does not fit in its input ("valid" with K larger than the input).
+    """
+    func = "receptive_field_coverage"
+    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"{func}: size must be a positive int (pixels along one axis), got {size!r}")
+    layers = _check_windows(layers, func)
+    sizes, pads = [int(size)], []                        # the input length of every layer, and the last output
+    for k, (K, S, padding) in enumerate(layers):
+        if padding == "valid" and K > sizes[-1]:
+            raise ValueError(f"{func}: the window of layer {k} (kernel {K}) does not fit in its input of length "
+                             f"{sizes[-1]} (sizes so far {sizes})")
+        pads.append(conv.padding_amounts(sizes[-1], K, S, padding)[0])
+        sizes.append(conv.conv_output_size(sizes[-1], K, S, padding))
+    counts = np.zeros(size, dtype=np.int64)
+    for unit in range(sizes[-1]):                        # one unit of the last layer at a time
+        seen = np.zeros(sizes[-1], dtype=bool)
+        seen[unit] = True
+        for (K, S, _), P_top, H_in in zip(reversed(layers), reversed(pads), reversed(sizes[:-1])):
+            below = np.zeros(H_in, dtype=bool)
+            for i in np.flatnonzero(seen):               # eq. (window), clipped to the input
+                start = i * S - P_top
+                below[max(start, 0):max(min(start + K, H_in), 0)] = True
+            seen = below
+        counts += seen
+    return counts
+
+
+def blank_border(x, width, fill="mean"):
+    """A copy of images x with a frame of ``width`` pixels along all four edges set to ``fill``.
+
+    x: (N, H, W, C) images (not changed); width: an int, 0 <= width and 2·width < min(H, W)
+    (something of the image must remain; 0 returns an unchanged copy); fill: "mean" (each
+    image's own mean over all its pixels, channel by channel, computed before blanking: the
+    frame takes the image's average brightness) or a number (0.0: a black frame). The frame is
+    rows 0 … width − 1 and H − width … H − 1, and the same columns. Returns (N, H, W, C), x's
+    dtype. Raises ValueError for other shapes, widths or fills.
+    """
+    func = "blank_border"
+    x = as_float_array(x, "x", func, ndim=4)
+    if isinstance(width, (bool, np.bool_)) or not isinstance(width, (int, np.integer)) or width < 0:
+        raise ValueError(f"{func}: width must be an int >= 0 (pixels), got {width!r}")
+    H, W = x.shape[1:3]
+    if 2 * width >= min(H, W):
+        raise ValueError(f"{func}: a frame of width {width} covers the whole {H}x{W} image (x {x.shape}): "
+                         f"width must be below {(min(H, W) + 1) // 2}")
+    if isinstance(fill, str):
+        if fill != "mean":
+            raise ValueError(f"{func}: fill must be 'mean' or a number, got {fill!r}")
+        value = x.mean(axis=(1, 2), keepdims=True)      # (N, 1, 1, C): each image's own mean
+    elif isinstance(fill, (int, float, np.integer, np.floating)) and not isinstance(fill, (bool, np.bool_)) \
+            and np.isfinite(fill):
+        value = np.full((x.shape[0], 1, 1, x.shape[3]), fill)
+    else:
+        raise ValueError(f"{func}: fill must be 'mean' or a finite number, got {fill!r}")
+    frame = np.zeros((H, W), dtype=bool)
+    if width:
+        frame[:width] = frame[-width:] = True
+        frame[:, :width] = frame[:, -width:] = True
+    out = x.copy()
+    out[:, frame, :] = np.broadcast_to(value[:, 0, :, :], (x.shape[0], 1, x.shape[3]))
+    return out

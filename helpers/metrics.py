@@ -21,6 +21,12 @@ the test: :func:`ppv_npv_at_prevalence` moves them to another π by Bayes' rule,
 and :func:`auc_ci` gives the ROC AUC (scikit-learn) with a bootstrap interval over patients
 (scipy.stats.bootstrap); :func:`auc_difference_ci` compares two models' AUCs on the same
 patients by a paired bootstrap (both models scored on each resample).
+
+Whether a predicted probability p can be read as a frequency (of the patients given p ≈ 0.8,
+about 80% are sick) is a separate question from how well p ranks them (the AUC):
+:func:`calibration_table` bins the patients by p and sets the mean p of each bin beside the
+observed share of sick patients, with its interval (a reliability summary). Class weights,
+resampling and a prevalence that differs from the training data's all break that reading.
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["BinaryReport", "Rate", "auc_ci", "auc_difference_ci", "binary_report", "ppv_npv_at_prevalence",
-           "proportion_ci", "threshold_for_sensitivity", "threshold_for_specificity"]
+__all__ = ["BinaryReport", "CalibrationBin", "Rate", "auc_ci", "auc_difference_ci", "binary_report",
+           "calibration_table", "ppv_npv_at_prevalence", "proportion_ci", "threshold_for_sensitivity",
+           "threshold_for_specificity"]
 
 
 _CI_METHODS = {"wilson": "Wilson score", "exact": "exact Clopper-Pearson"}
@@ -389,3 +396,65 @@ def auc_difference_ci(y_true, p_a, p_b, level: float = 0.95, n_resamples: int = 
     diff = float(roc_auc_score(y, p_a) - roc_auc_score(y, p_b))
     low, high = _bootstrap_over_patients((y, p_a, p_b), _auc_difference_of_rows, level, n_resamples, seed)
     return diff, low, high
+
+
+# --------------------------------------------------------------------------------------
+# calibration: does p mean what it says?
+# --------------------------------------------------------------------------------------
+
+class CalibrationBin(NamedTuple):
+    """One bin of :func:`calibration_table`: the patients with low <= p < high (<= high in the last bin).
+
+    n: how many; mean_p: their mean predicted probability; k: how many of them are sick (y = 1);
+    observed: k / n; ci_low, ci_high: the interval of k / n (``proportion_ci``). For an empty bin
+    (n = 0) mean_p, observed, ci_low and ci_high are nan.
+    """
+
+    low: float
+    high: float
+    n: int
+    mean_p: float
+    k: int
+    observed: float
+    ci_low: float
+    ci_high: float
+
+
+def calibration_table(y_true, p, edges=(0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0), level: float = 0.95,
+                      method: str = "wilson") -> list[CalibrationBin]:
+    """A reliability summary: per bin of predicted probability, mean p against the observed share of y = 1.
+
+    y_true: (N,) 0/1; p: (N,) predicted probabilities of class 1. edges: B + 1 increasing numbers
+    from 0 to 1; bin b holds the patients with edges[b] <= p < edges[b + 1], the last bin also
+    p = 1, so every patient falls in exactly one bin. Returns a list of B :class:`CalibrationBin`;
+    the share observed in each bin comes with its ``proportion_ci(k, n, level, method)``.
+
+    For calibrated probabilities mean_p lies inside [ci_low, ci_high] in most bins. A model
+    trained with class weights, or used where the prevalence differs from its training data,
+    is not calibrated: there p ranks the patients but is not the chance of disease.
+    Raises ValueError for bad labels or probabilities (as :func:`binary_report`), bad edges,
+    level or method.
+    """
+    func = "calibration_table"
+    y, p = _check(y_true, p, func)
+    try:
+        e = np.asarray(edges, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{func}: edges must be a sequence of numbers from 0 to 1, got {edges!r}") from None
+    if e.ndim != 1 or e.size < 2 or e[0] != 0 or e[-1] != 1 or not np.all(np.diff(e) > 0):
+        raise ValueError(f"{func}: edges must increase strictly from 0 to 1 (at least two numbers), got "
+                         f"{edges!r}")
+    _check_level(level, func)
+    _check_method(method, func)
+    # bin index of each patient: edges[b] <= p < edges[b + 1]; p = 1 goes to the last bin
+    which = np.minimum(np.searchsorted(e, p, side="right") - 1, e.size - 2)
+    table = []
+    for b in range(e.size - 1):
+        rows = which == b
+        n, k = int(rows.sum()), int(y[rows].sum())
+        if n:
+            low, high = proportion_ci(k, n, level, method)
+            table.append(CalibrationBin(float(e[b]), float(e[b + 1]), n, float(p[rows].mean()), k, k / n, low, high))
+        else:
+            table.append(CalibrationBin(float(e[b]), float(e[b + 1]), 0, math.nan, 0, math.nan, math.nan, math.nan))
+    return table

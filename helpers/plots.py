@@ -1,4 +1,4 @@
-"""Figures the notebooks share: image grids, ECG traces, class balance.
+"""Figures the notebooks share: image grids, ECG traces, class balance, CNN kernels and feature maps.
 
 Each function draws on a new figure (or on ``ax`` when given) and returns the Figure, so a
 notebook can ``plt.show()`` it and a test can inspect it without a screen.
@@ -94,33 +94,134 @@ def plot_ecg(signal: np.ndarray, fs: float, start_s: float = 0.0, seconds: float
     return fig
 
 
+def _relative_luminance(colour) -> float:
+    """WCAG 2 relative luminance of a matplotlib colour: 0 for black, 1 for white."""
+    from matplotlib.colors import to_rgb
+
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour)]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
 def plot_class_balance(counts: dict[str, dict[str, int]], title: str | None = None):
     """Horizontal stacked bars: for each dataset, the share of each class.
 
-    counts: {dataset name: {class name: count}}. Percentages are written on the bars, so
+    counts: {dataset name: {class name: count}}. Each bar segment is labelled with its class,
+    count and percentage (in black or white, whichever has the higher WCAG contrast with the
+    segment's colour; at least 4.5 : 1 for the first two colours), so
     the imbalance a plain accuracy would hide is visible at a glance.
     """
     import matplotlib.pyplot as plt
 
     if not counts:
         raise ValueError("plot_class_balance: counts is empty")
-    fig, ax = plt.subplots(figsize=(10, 0.7 * len(counts) + 1.2))
-    cmap = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(10, 0.8 * len(counts) + 1.2))
+    colours = ["#4477aa", "#ee6677", "#ccbb44", "#66ccee", "#228833", "#aa3377", "#bbbbbb"]   # Paul Tol's bright
     for row, per_class in enumerate(counts.values()):
         total = sum(per_class.values())
         left = 0.0
         for k, (name, n) in enumerate(per_class.items()):
             share = n / total
-            ax.barh(row, share, left=left, color=cmap(k), edgecolor="white")
+            colour = colours[k % len(colours)]
+            ax.barh(row, share, left=left, color=colour, edgecolor="white", height=0.75)
             if share > 0.06:
-                ax.text(left + share / 2, row, f"{name}\n{100 * share:.0f}%", ha="center", va="center",
-                        fontsize=7, color="white")
+                # the ink of higher contrast: WCAG ratio (L1 + 0.05) / (L2 + 0.05); white has L = 1, black 0
+                L = _relative_luminance(colour)
+                ink = "black" if (L + 0.05) / 0.05 > 1.05 / (L + 0.05) else "white"
+                ax.text(left + share / 2, row, f"{name}: {n} ({100 * share:.0f}%)", ha="center", va="center",
+                        fontsize=10, color=ink)
             left += share
-    ax.set_yticks(range(len(counts)), [f"{d} (n={sum(c.values())})" for d, c in counts.items()])
+    ax.set_yticks(range(len(counts)), [f"{d} (n={sum(c.values())})" for d, c in counts.items()], fontsize=10)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of examples")
     if title:
         ax.set_title(title)
     fig.tight_layout()
+    return fig
+
+
+def _grid(n: int, ncols: int):
+    import matplotlib.pyplot as plt
+
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.15 * ncols + 1.2, 1.15 * nrows + 0.6), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    return fig, axes
+
+
+def show_kernels(w: np.ndarray, title: str | None = None, ncols: int = 8):
+    """The kernels of a convolution with one input channel, one panel per filter, on one signed scale.
+
+    w: (KH, KW, 1, F) (Keras' HWIO layout, e.g. ``conv1``'s (3, 3, 1, 32)) or (KH, KW, F).
+    Every panel uses the diverging map RdBu_r centred at 0 on one shared scale ±max|w|: red
+    weights add the brightness under them to the filter's output, blue ones subtract it, white
+    ignores it. One colour bar for all panels. Panel f is titled with its index f.
+    """
+    w = np.asarray(w, dtype=np.float64)
+    if w.ndim == 4 and w.shape[2] == 1:
+        w = w[:, :, 0, :]
+    if w.ndim != 3:
+        raise ValueError(f"show_kernels: w must be (KH, KW, 1, F) or (KH, KW, F) (one input channel), "
+                         f"got shape {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"show_kernels: w contains NaN or inf (shape {w.shape})")
+    if ncols < 1:
+        raise ValueError(f"show_kernels: ncols must be a positive int, got {ncols!r}")
+    F = w.shape[2]
+    limit = float(np.abs(w).max()) or 1.0
+    fig, axes = _grid(F, min(ncols, F))
+    for f, ax in zip(range(F), axes.ravel()):
+        im = ax.imshow(w[:, :, f], cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(str(f), fontsize=8)
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="weight")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def show_feature_maps(maps: np.ndarray, title: str | None = None, ncols: int = 8, channels=None,
+                      cmap: str = "magma", normalise: bool = False):
+    """Feature maps of one image, one panel per channel, with a colour bar.
+
+    maps: (H, W, C), e.g. the output of ``conv1`` (26, 26, 32) for one image (take ``a[n]`` of
+    a batch). channels: the channels to show (default all), in order; panel titles name them.
+    normalise=False: one shared scale from min(0, smallest value) to the largest value over the
+    channels shown (ReLU outputs: from 0), so strong and weak filters can be compared.
+    normalise=True: each map divided by its own largest value (a map that is 0 everywhere stays 0),
+    so the pattern of a weak filter is visible too; the scale is then 0 … 1 ("share of the map's
+    maximum") and each panel's title gives its largest value. A perceptually uniform map
+    (``magma``: dark = 0, bright = strong response). Returns the Figure.
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.ndim != 3:
+        raise ValueError(f"show_feature_maps: maps must be (H, W, C) for one image, got shape {maps.shape}")
+    C = maps.shape[2]
+    channels = list(range(C)) if channels is None else [int(c) for c in channels]
+    if not channels or min(channels) < 0 or max(channels) >= C:
+        raise ValueError(f"show_feature_maps: channels must be indices in 0 … {C - 1} (maps {maps.shape}), "
+                         f"got {channels}")
+    if ncols < 1:
+        raise ValueError(f"show_feature_maps: ncols must be a positive int, got {ncols!r}")
+    shown = maps[:, :, channels]
+    if normalise:
+        if shown.min() < 0:
+            raise ValueError(f"show_feature_maps: normalise=True needs non-negative maps (ReLU outputs), "
+                             f"got a smallest value of {shown.min():.3g}")
+        peak = shown.max(axis=(0, 1))
+        shown = shown / np.where(peak > 0, peak, 1.0)
+        low, high, label = 0.0, 1.0, "share of the map's maximum"
+    else:
+        low, high, label = min(0.0, float(shown.min())), float(shown.max()), "activation"
+        high = high if high > low else low + 1.0
+    fig, axes = _grid(len(channels), min(ncols, len(channels)))
+    for k, (c, ax) in enumerate(zip(channels, axes.ravel())):
+        im = ax.imshow(shown[:, :, k], cmap=cmap, vmin=low, vmax=high)
+        ax.set_title(f"{c} (max {peak[k]:.2g})" if normalise else str(c), fontsize=8)
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label=label)
+    if title:
+        fig.suptitle(title)
     return fig

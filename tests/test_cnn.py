@@ -332,3 +332,133 @@ def test_fit_shuffles_reproducibly_stops_early_and_takes_sgd(rng):
                   early_stopping=1)
     assert h["stopped_epoch"] < 50 and len(h["val_loss"]) == h["stopped_epoch"]
     assert model.loss(x[:10], y[:10]) == pytest.approx(min(h["val_loss"]), rel=1e-5)   # best weights restored
+
+
+# --------------------------------------------------------------------------------------
+# which pixels the network can see (receptive-field coverage) and the blanked frame
+# --------------------------------------------------------------------------------------
+
+def _coverage_by_brute_force(H, W, stack):
+    """(H, W) counts by pushing a one-hot image through every layer, one pixel at a time.
+
+    stack: [("conv" | "pool", K, S, padding)]. A convolution with an all-ones kernel is positive
+    exactly where its window holds the pixel; a max-pooling window is positive exactly where it
+    holds a positive input. The count of pixel (p, q) is the number of positive positions of the
+    last map: the units that depend on that pixel.
+    """
+    from helpers import conv
+
+    counts = np.zeros((H, W), dtype=np.int64)
+    for p in range(H):
+        for q in range(W):
+            a = np.zeros((1, H, W, 1))
+            a[0, p, q, 0] = 1.0
+            for kind, K, S, padding in stack:
+                if kind == "conv":
+                    a = conv.conv2d_forward(a, np.ones((K, K, 1, 1)), np.zeros(1), stride=S, padding=padding)[0]
+                else:
+                    a = conv.max_pool2d_forward(a, K, S, padding=padding)[0]
+            counts[p, q] = int((a > 0).sum())
+    return counts
+
+
+@pytest.mark.parametrize("H, W, stack", [
+    (28, 28, [("conv", 3, 1, "valid"), ("pool", 2, 2, "valid"), ("conv", 3, 1, "valid"), ("pool", 2, 2, "valid")]),
+    (28, 28, [("conv", 3, 1, "same"), ("pool", 2, 2, "valid"), ("conv", 3, 1, "same"), ("pool", 2, 2, "valid")]),
+    (13, 10, [("conv", 4, 1, "same"), ("pool", 3, 3, "valid"), ("conv", 2, 1, "valid")]),    # even kernel, H != W
+    (17, 17, [("conv", 3, 2, "same"), ("pool", 2, 2, "same"), ("conv", 3, 1, "valid")]),      # strides with "same"
+    (15, 12, [("pool", 2, 3, "valid"), ("conv", 2, 1, "valid")]),                              # stride > window: gaps
+    (9, 9, []),                                                          # no layer: each pixel sees itself
+], ids=["04-valid", "04-same", "even-kernel", "strided-same", "gaps", "empty"])
+def test_receptive_field_coverage_equals_brute_force(H, W, stack):
+    layers = [(K, S, padding) for _, K, S, padding in stack]
+    rows, cols = cnn.receptive_field_coverage(H, layers), cnn.receptive_field_coverage(W, layers)
+    assert rows.dtype == np.int64 and rows.shape == (H,) and cols.shape == (W,)
+    np.testing.assert_array_equal(np.outer(rows, cols), _coverage_by_brute_force(H, W, stack))
+
+
+def test_the_04_network_cannot_see_its_last_two_rows_and_columns():
+    model = cnn.CNN()
+    assert model.layer_windows == [(3, 1, "valid"), (2, 2, "valid"), (3, 1, "valid"), (2, 2, "valid")]
+    rows = cnn.receptive_field_coverage(28, model.layer_windows)
+    # pool2 unit i sees input rows 4i ... 4i + 9, i = 0 ... 4: rows 0 ... 25
+    np.testing.assert_array_equal(rows, [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 2, 2, 3, 3, 2, 2, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1,
+                                         0, 0])
+    coverage = model.input_coverage()
+    assert coverage.shape == (28, 28) and coverage.max() == 9
+    assert (coverage[26:, :] == 0).all() and (coverage[:, 26:] == 0).all() and (coverage[:26, :26] > 0).all()
+    # with "same" padding every pixel is seen (28 -> 28 -> 14 -> 14 -> 7: the poolings tile their inputs)
+    assert (cnn.CNN(padding="same").input_coverage() > 0).all()
+
+
+def test_uncovered_pixels_have_no_influence_and_covered_ones_do(rng):
+    """Finite perturbation of each pixel of a random float64 network: a pixel of coverage 0
+    leaves the output bit-identical (and its gradient is exactly 0); a pixel of coverage > 0
+    moves the output of some image."""
+    model = cnn.CNN((12, 11, 1), (4, 6), seed=3, dtype=np.float64)   # rows 12 -> 10 -> 5 -> 3 -> 1, columns
+    coverage = model.input_coverage()                                 # 11 -> 9 -> 4 -> 2 -> 1: sees 0 ... 9 of each
+    assert coverage.shape == (12, 11) and (coverage == 0).sum() == 12 * 11 - 10 * 10
+    x = rng.random((6, 12, 11, 1))
+
+    _, cache = model.forward(x)
+    base = cache.logits.copy()
+    influenced = np.zeros((12, 11), dtype=bool)
+    for p in range(12):
+        for q in range(11):
+            for step in (10.0, -10.0):
+                x_moved = x.copy()
+                x_moved[:, p, q, 0] += step
+                influenced[p, q] |= not np.array_equal(model.forward(x_moved)[1].logits, base)
+    np.testing.assert_array_equal(influenced, coverage > 0)
+    _, _, dx = model.loss_and_grads(x, np.array([0, 1, 0, 1, 1, 0]), return_dx=True)
+    assert np.all(dx[:, coverage == 0, :] == 0)
+
+
+def test_blank_border_equals_a_loop_and_leaves_x_alone(rng):
+    x = rng.random((3, 7, 9, 2)).astype(np.float32)
+    before = x.copy()
+    for width in (0, 1, 2, 3):
+        for fill in ("mean", 0.0, 1):
+            out = cnn.blank_border(x, width, fill)
+            expected = x.copy()
+            for n in range(3):
+                for c in range(2):
+                    value = x[n, :, :, c].mean() if fill == "mean" else fill
+                    for p in range(7):
+                        for q in range(9):
+                            if p < width or p >= 7 - width or q < width or q >= 9 - width:
+                                expected[n, p, q, c] = value
+            assert out.dtype == np.float32 and out.shape == x.shape
+            np.testing.assert_allclose(out, expected, rtol=1e-6)
+    np.testing.assert_array_equal(x, before)
+
+
+@pytest.mark.parametrize("args, match", [
+    ((np.zeros((2, 6, 6)), 1), r"x must be 4-D, got shape \(2, 6, 6\)"),
+    ((np.zeros((2, 6, 8, 1)), 3),
+     r"a frame of width 3 covers the whole 6x8 image \(x \(2, 6, 8, 1\)\): width must be below 3"),
+    ((np.zeros((2, 6, 6, 1)), -1), r"width must be an int >= 0"),
+    ((np.zeros((2, 6, 6, 1)), 1.0), r"width must be an int >= 0"),
+    ((np.zeros((2, 6, 6, 1)), 1, "median"), r"fill must be 'mean' or a number, got 'median'"),
+    ((np.zeros((2, 6, 6, 1)), 1, np.nan), r"fill must be 'mean' or a finite number"),
+    ((np.zeros((2, 6, 6, 1)), 1, None), r"fill must be 'mean' or a finite number"),
+])
+def test_blank_border_rejects_bad_arguments(args, match):
+    with pytest.raises(ValueError, match=match):
+        cnn.blank_border(*args)
+
+
+@pytest.mark.parametrize("size, layers, match", [
+    (0, [(3, 1, "valid")], r"size must be a positive int \(pixels along one axis\), got 0"),
+    (28.0, [(3, 1, "valid")], r"size must be a positive int"),
+    (28, (3, 1, "valid"), r"layer 0 must be a \(kernel, stride, padding\) triple"),
+    (28, [(3, 1)], r"layer 0 must be a \(kernel, stride, padding\) triple .* got \(3, 1\)"),
+    (28, [(3, 1, "valid"), (2, 0, "valid")], r"layer 1 must be"),
+    (28, [(3, 1, "full")], r"padding 'valid' or 'same', got \(3, 1, 'full'\)"),
+    (28, "conv", r"layers must be a list of \(kernel, stride, padding\) triples"),
+    (4, [(3, 1, "valid"), (3, 1, "valid")],
+     r"the window of layer 1 \(kernel 3\) does not fit in its input of length 2"),
+])
+def test_receptive_field_coverage_rejects_bad_arguments(size, layers, match):
+    with pytest.raises(ValueError, match=match):
+        cnn.receptive_field_coverage(size, layers)

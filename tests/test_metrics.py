@@ -497,3 +497,53 @@ def test_auc_difference_drops_one_class_resamples():
 def test_auc_difference_bad_input_is_named(y, p_a, p_b, kwargs, match):
     with pytest.raises(ValueError, match="^auc_difference_ci: " + match):
         metrics.auc_difference_ci(y, p_a, p_b, **kwargs)
+
+
+# --------------------------------------------------------------------------------------
+# calibration_table
+# --------------------------------------------------------------------------------------
+
+def test_calibration_table_equals_a_loop(rng):
+    p = np.r_[rng.random(300), 0.0, 0.1, 0.3, 1.0, 1.0]          # edges and p = 1 included
+    y = (rng.random(p.size) < p).astype(int)
+    edges = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
+    table = metrics.calibration_table(y, p, edges)
+    assert len(table) == 6 and sum(b.n for b in table) == p.size
+    for b, (lo, hi) in zip(table, zip(edges[:-1], edges[1:])):
+        rows = [i for i in range(p.size) if lo <= p[i] < hi or (hi == 1.0 and p[i] == 1.0)]
+        k = sum(int(y[i]) for i in rows)
+        assert (b.low, b.high, b.n, b.k) == (lo, hi, len(rows), k)
+        assert b.mean_p == pytest.approx(sum(p[i] for i in rows) / len(rows))
+        assert b.observed == k / len(rows)
+        assert (b.ci_low, b.ci_high) == metrics.proportion_ci(k, len(rows))
+    assert table[-1].n == sum(0.9 <= v <= 1.0 for v in p)        # p = 1 lands in the last bin
+
+
+def test_calibration_table_empty_bins_level_and_method():
+    table = metrics.calibration_table([0, 1, 1], [0.05, 0.95, 0.97], edges=[0, 0.5, 1])
+    assert (table[0].n, table[0].k, table[1].n, table[1].k) == (1, 0, 2, 2)
+    empty = metrics.calibration_table([0, 1], [0.05, 0.95], edges=[0, 0.2, 0.8, 1])[1]
+    assert empty.n == 0 and empty.k == 0 and np.isnan([empty.mean_p, empty.observed, empty.ci_low]).all()
+    exact = metrics.calibration_table([0, 1, 1], [0.05, 0.95, 0.97], edges=[0, 0.5, 1], level=0.9, method="exact")
+    assert (exact[1].ci_low, exact[1].ci_high) == metrics.proportion_ci(2, 2, 0.9, "exact")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"edges": [0.1, 0.5, 1]}, r"edges must increase strictly from 0 to 1 .* got \[0.1, 0.5, 1\]"),
+    ({"edges": [0, 0.5, 0.9]}, r"edges must increase strictly from 0 to 1"),
+    ({"edges": [0, 0.5, 0.5, 1]}, r"edges must increase strictly"),
+    ({"edges": [0]}, r"at least two numbers"),
+    ({"edges": "0 1"}, r"edges must be a sequence of numbers from 0 to 1"),
+    ({"level": 95}, r"level must be a confidence level in \(0, 1\)"),
+    ({"method": "wald"}, r"method must be 'wilson' or 'exact', got 'wald'"),
+])
+def test_calibration_table_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.calibration_table([0, 1], [0.2, 0.8], **kwargs)
+
+
+def test_calibration_table_rejects_bad_labels_and_probabilities():
+    with pytest.raises(ValueError, match=r"calibration_table: y_true and p must be 1-D of one length"):
+        metrics.calibration_table([0, 1, 1], [0.2, 0.8])
+    with pytest.raises(ValueError, match=r"calibration_table: p must be probabilities in \[0, 1\]"):
+        metrics.calibration_table([0, 1], [0.2, 1.5])
