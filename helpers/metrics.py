@@ -27,6 +27,12 @@ about 80% are sick) is a separate question from how well p ranks them (the AUC):
 :func:`calibration_table` bins the patients by p and sets the mean p of each bin beside the
 observed share of sick patients, with its interval (a reliability summary). Class weights,
 resampling and a prevalence that differs from the training data's all break that reading.
+
+"Patient" here means one row of ``y_true``/``p``: one case scored once. Every interval assumes
+the rows are independent. Where one patient contributes several rows (several X-rays of one
+child, several beats of one recording, duplicated images) they are not, and the intervals are
+too narrow: count and resample whole patients instead, when the data say which rows belong
+together.
 """
 
 from __future__ import annotations
