@@ -11,6 +11,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+# The colours of the classes in plot_class_balance, in order (Paul Tol's "bright" scheme, readable
+# with colour-vision deficiency); a notebook that adds its own legend uses the same list.
+CLASS_COLOURS = ("#4477aa", "#ee6677", "#ccbb44", "#66ccee", "#228833", "#aa3377", "#bbbbbb")
+
 
 def show_images(x: np.ndarray, y: np.ndarray | None = None, class_names: Sequence[str] | None = None,
                 n_per_class: int = 6, title: str | None = None):
@@ -115,7 +119,7 @@ def plot_class_balance(counts: dict[str, dict[str, int]], title: str | None = No
     if not counts:
         raise ValueError("plot_class_balance: counts is empty")
     fig, ax = plt.subplots(figsize=(10, 0.8 * len(counts) + 1.2))
-    colours = ["#4477aa", "#ee6677", "#ccbb44", "#66ccee", "#228833", "#aa3377", "#bbbbbb"]   # Paul Tol's bright
+    colours = CLASS_COLOURS
     for row, per_class in enumerate(counts.values()):
         total = sum(per_class.values())
         left = 0.0

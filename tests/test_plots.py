@@ -141,3 +141,12 @@ def test_show_feature_maps_normalised_each_map_by_its_maximum(rng):
 def test_show_feature_maps_rejects_bad_input(maps, channels, match):
     with pytest.raises(ValueError, match=match):
         plots.show_feature_maps(maps, channels=channels)
+
+
+def test_class_balance_bars_use_the_published_class_colours_in_order():
+    # a notebook that draws its own legend (07_rnn_ecg) takes its colours from plots.CLASS_COLOURS
+    from matplotlib.colors import to_hex
+
+    fig = plots.plot_class_balance({"train": {"a": 5, "b": 3, "c": 2}})
+    bars = [to_hex(p.get_facecolor()) for p in fig.axes[0].patches]
+    assert bars == [to_hex(c) for c in plots.CLASS_COLOURS[:3]]
