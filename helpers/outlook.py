@@ -1,4 +1,4 @@
-"""Chapter 7 (``08_challenges_outlook.ipynb``): attention, distillation and explanation maps.
+"""The outlook (``10_challenges_outlook.ipynb``): attention, distillation and explanation maps.
 
 The NumPy reference code of the course's last chapter, in the notation of the notebook (the
 numbers in brackets are its equation numbers) and in Keras' array layouts, so that trained

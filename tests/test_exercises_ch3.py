@@ -238,3 +238,187 @@ def test_class_weights_wrong_answers_are_named(wrong, phrase):
 
 def test_class_weights_stub():
     assert ch3.check_class_weights(_stub).message.startswith(NOT_IMPLEMENTED)
+
+
+# --------------------------------------------------------------------------------------
+# notebook 06: truncated BPTT, BPTT(k, k)
+# --------------------------------------------------------------------------------------
+
+def _my_tbptt(dhs, cache, k, *, starts=None, per_step=False, reach_back=0, with_dh0=True):
+    """A student's chunk-by-chunk BPTT(k, k), written independently of ch3._tbptt."""
+    x, h0, W, U, hs = cache
+    N, T, H = hs.shape
+    deltas, dh0 = np.zeros_like(hs), np.zeros_like(h0)
+    if per_step:  # each step's gradient alone, k steps back from itself
+        windows = [(max(t - k + 1, 0), t, t + 1) for t in range(T)]
+    else:
+        starts = list(range(0, T, k)) if starts is None else starts
+        ends = starts[1:] + [T]
+        windows = [(max(s - reach_back, 0), s, e) for s, e in zip(starts, ends)]
+    for lo, start, end in windows:
+        dh = np.zeros((N, H))
+        for t in range(end - 1, lo - 1, -1):
+            if t >= start:
+                dh = dh + dhs[:, t]
+            delta = dh * (1 - hs[:, t] ** 2)
+            deltas[:, t] += delta
+            dh = delta @ U.T
+        if lo == 0 and with_dh0:
+            dh0 += dh
+    prev = np.concatenate([h0[:, None], hs[:, :-1]], axis=1)
+    return (deltas @ W.T, dh0, np.einsum("ntd,nth->dh", x, deltas), np.einsum("ntk,nth->kh", prev, deltas),
+            deltas.sum(axis=(0, 1)))
+
+
+def test_truncated_bptt_right(capsys):
+    _right(ch3.check_truncated_bptt, _my_tbptt, capsys, "truncated_bptt")
+
+
+def test_truncated_bptt_reference_helper_is_right(capsys):
+    _right(ch3.check_truncated_bptt, lambda dhs, cache, k: rnn.rnn_backward_truncated(dhs, cache, k, k), capsys,
+           "truncated_bptt")
+
+
+@pytest.mark.parametrize("student, phrase", [
+    (lambda dhs, cache, k: rnn.rnn_backward(dhs, cache), "nothing is truncated"),
+    (lambda dhs, cache, k: _my_tbptt(dhs, cache, k, starts=[0]), "nothing is truncated"),
+    (lambda dhs, cache, k: _my_tbptt(dhs, cache, k, per_step=True), "the truncation is per step, not per chunk"),
+    (lambda dhs, cache, k: _my_tbptt(dhs, cache, k, reach_back=1), "crossed the chunk boundary by one step"),
+    (lambda dhs, cache, k: _my_tbptt(dhs, cache, k, starts=list(range(0, 1))
+                                     + list(range(k - 1, cache.hs.shape[1], k))),
+     "the chunk boundaries are shifted by one step"),
+    (lambda dhs, cache, k: _my_tbptt(dhs, cache, k, with_dh0=False), "dh0 is missing"),
+    (lambda dhs, cache, k: _my_tbptt(dhs, cache, k + 1), "output 1 of 5 differs from the reference"),
+    (lambda dhs, cache, k: _my_tbptt(dhs, cache, k)[:4], "expected a tuple of 5 results, got 4"),
+])
+def test_truncated_bptt_wrong_answers_are_named(student, phrase):
+    _wrong(ch3.check_truncated_bptt, student, phrase)
+
+
+def test_truncated_bptt_mistakes_are_distinct():
+    dhs, cache, k = ch3._tbptt_inputs()
+    assert cache.hs.shape[1] % k, "k must not divide T, so that the last chunk is shorter"
+    firsts = [lambda t: t - t % k, lambda t: 0, lambda t: max(t - k + 1, 0), lambda t: max(t - t % k - 1, 0),
+              lambda t: max((t + 1) - (t + 1) % k - 1, 0)]
+    variants = [ch3._tbptt(dhs, cache, f) for f in firsts] + [ch3._tbptt(dhs, cache, firsts[0], keep_dh0=False)]
+    for i in range(len(variants)):
+        for j in range(i):
+            assert not all(np.allclose(a, b) for a, b in zip(variants[i], variants[j])), (i, j)
+
+
+def test_truncated_bptt_stub():
+    assert ch3.check_truncated_bptt(_stub).message.startswith(NOT_IMPLEMENTED)
+
+
+# --------------------------------------------------------------------------------------
+# notebook 07: bidirectional RNN
+# --------------------------------------------------------------------------------------
+
+def _my_birnn(x, W_f, U_f, b_f, W_b, U_b, b_b):
+    hs_f, _ = rnn.rnn_forward(x, None, W_f, U_f, b_f)
+    hs_b, _ = rnn.rnn_forward(np.flip(x, axis=1), None, W_b, U_b, b_b)
+    return np.concatenate([hs_f, np.flip(hs_b, axis=1)], axis=-1)
+
+
+def _birnn_halves(x, W_f, U_f, b_f, W_b, U_b, b_b):
+    return rnn.rnn_forward(x, None, W_f, U_f, b_f)[0], rnn.rnn_forward(x[:, ::-1], None, W_b, U_b, b_b)[0]
+
+
+def test_birnn_forward_right(capsys):
+    _right(ch3.check_birnn_forward, _my_birnn, capsys, "birnn_forward")
+
+
+def test_birnn_forward_reference_helper_is_right(capsys):
+    _right(ch3.check_birnn_forward, lambda x, *w: rnn.birnn_forward(x, None, None, *w)[0], capsys, "birnn_forward")
+
+
+@pytest.mark.parametrize("student, phrase", [
+    (lambda *a: np.concatenate(_birnn_halves(*a), axis=2), "the backward states are not put back in time order"),
+    (lambda *a: np.concatenate(_birnn_halves(*a)[::-1], axis=2)[:, ::-1], "the result differs from the reference"),
+    (lambda *a: _my_birnn(*a)[..., np.r_[4:8, 0:4]], "the directions are swapped"),
+    (lambda *a: _birnn_halves(*a)[0] + _birnn_halves(*a)[1][:, ::-1], "the directions are summed"),
+    (lambda x, W_f, U_f, b_f, W_b, U_b, b_b: np.concatenate(
+        [rnn.rnn_forward(x, None, W_f, U_f, b_f)[0], rnn.rnn_forward(x, None, W_b, U_b, b_b)[0]], axis=2),
+     "the backward RNN reads the sequence forwards"),
+    (lambda x, W_f, U_f, b_f, W_b, U_b, b_b: _my_birnn(x, W_f, U_f, b_f, W_f, U_f, b_f),
+     "both directions use the forward weights"),
+    (lambda *a: _my_birnn(*a)[:, :, :4], "the result has shape (2, 5, 4), expected (2, 5, 8)"),
+])
+def test_birnn_forward_wrong_answers_are_named(student, phrase):
+    _wrong(ch3.check_birnn_forward, student, phrase)
+
+
+def test_birnn_forward_mistakes_are_distinct(capsys):
+    """Each named slip, run through the check, gets its own explanation (none shadows another)."""
+    named = set()
+    for student in (lambda *a: np.concatenate(_birnn_halves(*a), axis=2),
+                    lambda *a: _my_birnn(*a)[..., np.r_[4:8, 0:4]],
+                    lambda *a: _birnn_halves(*a)[0] + _birnn_halves(*a)[1][:, ::-1],
+                    lambda x, W_f, U_f, b_f, W_b, U_b, b_b: np.concatenate(
+                        [rnn.rnn_forward(x, None, W_f, U_f, b_f)[0], rnn.rnn_forward(x, None, W_b, U_b, b_b)[0]], 2),
+                    lambda x, W_f, U_f, b_f, W_b, U_b, b_b: _my_birnn(x, W_f, U_f, b_f, W_f, U_f, b_f)):
+        named.add(ch3.check_birnn_forward(student).message)
+    assert len(named) == 5
+
+
+def test_birnn_forward_stub():
+    assert ch3.check_birnn_forward(_stub).message.startswith(NOT_IMPLEMENTED)
+
+
+# --------------------------------------------------------------------------------------
+# notebook 07: one GRU step (Keras reset_after=True)
+# --------------------------------------------------------------------------------------
+
+def _my_gru(x_t, h_prev, W, U, b, *, before=False, swap=False, no_rec_bias=False, bias_outside=False):
+    """A student's GRU step, written independently of ch3._gru_variant."""
+    H = h_prev.shape[1]
+    Wz, Wr, Wh = np.split(W, 3, axis=1)
+    Uz, Ur, Uh = np.split(U, 3, axis=1)
+    bi = np.split(b[0], 3)
+    br = [np.zeros(H)] * 3 if no_rec_bias else np.split(b[1], 3)
+    z = 1 / (1 + np.exp(-(x_t @ Wz + bi[0] + h_prev @ Uz + br[0])))
+    r = 1 / (1 + np.exp(-(x_t @ Wr + bi[1] + h_prev @ Ur + br[1])))
+    if before:
+        cand = np.tanh(x_t @ Wh + bi[2] + (r * h_prev) @ Uh + br[2])
+    elif bias_outside:
+        cand = np.tanh(x_t @ Wh + bi[2] + br[2] + r * (h_prev @ Uh))
+    else:
+        cand = np.tanh(x_t @ Wh + bi[2] + r * (h_prev @ Uh + br[2]))
+    return (1 - z) * h_prev + z * cand if swap else z * h_prev + (1 - z) * cand
+
+
+def test_gru_step_right(capsys):
+    _right(ch3.check_gru_step, _my_gru, capsys, "gru_step")
+
+
+def test_gru_step_reference_helper_is_right(capsys):
+    _right(ch3.check_gru_step, lambda *a: rnn.gru_step_forward(*a)[0], capsys, "gru_step")
+
+
+@pytest.mark.parametrize("switch, phrase", [
+    ({"before": True}, "the reset gate is applied before the recurrent product"),
+    ({"swap": True}, "z and 1 - z are swapped"),
+    ({"no_rec_bias": True}, "the recurrent bias b[1] is ignored"),
+    ({"bias_outside": True}, "the recurrent bias of the candidate sits outside the reset gate"),
+])
+def test_gru_step_wrong_answers_are_named(switch, phrase):
+    _wrong(ch3.check_gru_step, lambda *a: _my_gru(*a, **switch), phrase)
+
+
+def test_gru_step_summed_bias_rows_is_named_and_unknown_slip_is_located():
+    _wrong(ch3.check_gru_step, lambda x_t, h, W, U, b: _my_gru(x_t, h, W, U, np.stack([b[0] + b[1], 0 * b[1]])),
+           "sits outside the reset gate")
+    _wrong(ch3.check_gru_step, lambda *a: np.tanh(_my_gru(*a)), "the result differs from the reference")
+
+
+def test_gru_step_mistakes_are_distinct():
+    args = ch3._gru_inputs()
+    variants = [ch3._gru_variant(*args)] + [ch3._gru_variant(*args, **{k: v}) for k, v in [
+        ("reset_before", True), ("swap_z", True), ("rec_bias", False), ("rec_bias_in_r", False)]]
+    for i in range(len(variants)):
+        for j in range(i):
+            assert not np.allclose(variants[i], variants[j]), (i, j)
+
+
+def test_gru_step_stub():
+    assert ch3.check_gru_step(_stub).message.startswith(NOT_IMPLEMENTED)

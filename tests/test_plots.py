@@ -144,7 +144,7 @@ def test_show_feature_maps_rejects_bad_input(maps, channels, match):
 
 
 def test_class_balance_bars_use_the_published_class_colours_in_order():
-    # a notebook that draws its own legend (07_rnn_ecg) takes its colours from plots.CLASS_COLOURS
+    # a notebook that draws its own legend (08_rnn_ecg) takes its colours from plots.CLASS_COLOURS
     from matplotlib.colors import to_hex
 
     fig = plots.plot_class_balance({"train": {"a": 5, "b": 3, "c": 2}})

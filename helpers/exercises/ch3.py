@@ -1,4 +1,4 @@
-"""Exercise checks for chapter 3: recurrent networks (notebooks 06 and 07).
+"""Exercise checks for chapter 3: recurrent networks (notebooks 06 to 09).
 
 Each check runs the student's function on fixed inputs, compares it with the reference
 (``helpers.rnn`` or scikit-learn) and names the typical mistake when one matches: a
@@ -17,7 +17,7 @@ from helpers import rnn
 from helpers.exercises import Feedback, check_against
 
 __all__ = ["check_rnn_step", "check_rnn_backward", "check_clip_by_global_norm", "check_cut_beats",
-           "check_class_weights"]
+           "check_class_weights", "check_truncated_bptt", "check_birnn_forward", "check_gru_step"]
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -25,7 +25,7 @@ def _rng(seed: int) -> np.random.Generator:
 
 
 # --------------------------------------------------------------------------------------
-# notebook 05: one RNN step
+# notebook 06: one RNN step
 # --------------------------------------------------------------------------------------
 
 def _step_inputs():
@@ -40,7 +40,7 @@ def _step_inputs():
 
 
 def check_rnn_step(rnn_step: Callable) -> Feedback:
-    """Notebook 05: ``rnn_step(x_t, h_prev, W, U, b) -> h_t``, eqs. (1)-(2): h_t = tanh(x_t W + h_{t-1} U + b)."""
+    """Notebook 06: ``rnn_step(x_t, h_prev, W, U, b) -> h_t``, eqs. (1)-(2): h_t = tanh(x_t W + h_{t-1} U + b)."""
     x_t, h_prev, W, U, b = args = _step_inputs()
     expected = np.tanh(x_t @ W + h_prev @ U + b)
     mistakes = {
@@ -57,7 +57,7 @@ def check_rnn_step(rnn_step: Callable) -> Feedback:
 
 
 # --------------------------------------------------------------------------------------
-# notebook 05: backpropagation through time
+# notebook 06: backpropagation through time
 # --------------------------------------------------------------------------------------
 
 def _bptt(dhs, cache, *, recurrent=True, transpose_u=True, previous_state=True, tanh_grad=True, all_steps=True):
@@ -96,7 +96,7 @@ def _bptt_inputs():
 
 
 def check_rnn_backward(rnn_backward: Callable) -> Feedback:
-    """Notebook 05: ``rnn_backward(dhs, cache) -> (dx, dh0, dW, dU, db)``, eqs. (5)-(8).
+    """Notebook 06: ``rnn_backward(dhs, cache) -> (dx, dh0, dW, dU, db)``, eqs. (5)-(8).
 
     cache is the :class:`helpers.rnn.RNNCache` (x, h0, W, U, hs) of ``rnn.rnn_forward``.
     """
@@ -118,7 +118,7 @@ def check_rnn_backward(rnn_backward: Callable) -> Feedback:
 
 
 # --------------------------------------------------------------------------------------
-# notebook 05: clipping by global norm
+# notebook 06: clipping by global norm
 # --------------------------------------------------------------------------------------
 
 def _clip_inputs(scale: float):
@@ -134,7 +134,7 @@ def _as_tuple(student: Callable) -> Callable:
 
 
 def check_clip_by_global_norm(clip: Callable) -> Feedback:
-    """Notebook 05: ``clip(grads, max_norm) -> list of arrays``, eq. (12), as ``tf.clip_by_global_norm``."""
+    """Notebook 06: ``clip(grads, max_norm) -> list of arrays``, eq. (12), as ``tf.clip_by_global_norm``."""
     name = "clip_by_global_norm"
     max_norm = 1.0
     big = _clip_inputs(2.0)                      # global norm about 9: must be scaled down
@@ -163,7 +163,7 @@ def check_clip_by_global_norm(clip: Callable) -> Feedback:
 
 
 # --------------------------------------------------------------------------------------
-# notebook 06: cutting beats around R peaks
+# notebook 08: cutting beats around R peaks
 # --------------------------------------------------------------------------------------
 
 def _znorm(w: np.ndarray) -> np.ndarray:
@@ -190,7 +190,7 @@ def _cut(signal, peaks, before, after, *, strict=False, extra=0):
 
 
 def check_cut_beats(cut_beats: Callable) -> Feedback:
-    """Notebook 06: ``cut_beats(signal, peaks, before, after) -> beats (B, before + after)``.
+    """Notebook 08: ``cut_beats(signal, peaks, before, after) -> beats (B, before + after)``.
 
     Each beat is signal[r - before : r + after] around an R peak r, z-normalised on its own;
     peaks whose window does not fit inside the signal are dropped.
@@ -214,11 +214,11 @@ def check_cut_beats(cut_beats: Callable) -> Feedback:
 
 
 # --------------------------------------------------------------------------------------
-# notebook 06: class weights against imbalance
+# notebook 08: class weights against imbalance
 # --------------------------------------------------------------------------------------
 
 def check_class_weights(balanced_class_weights: Callable) -> Feedback:
-    """Notebook 06: ``balanced_class_weights(y, n_classes) -> (n_classes,)`` with w_c = N / (K N_c).
+    """Notebook 08: ``balanced_class_weights(y, n_classes) -> (n_classes,)`` with w_c = N / (K N_c).
 
     The same numbers as scikit-learn's ``compute_class_weight("balanced", ...)``.
     """
@@ -237,3 +237,168 @@ def check_class_weights(balanced_class_weights: Callable) -> Feedback:
         "training examples": 1.0 / counts,
     }
     return check_against("balanced_class_weights", balanced_class_weights, (y, K), expected, mistakes)
+
+
+# --------------------------------------------------------------------------------------
+# notebook 06: truncated BPTT, BPTT(k, k)
+# --------------------------------------------------------------------------------------
+
+def _tbptt(dhs, cache, first, *, keep_dh0=True):
+    """Σ over t of each step's own chain: dhs_t backpropagated from t down to step first(t)
+    (0-based); whatever would flow below step 0 goes to dh0. first(t) = t - (t mod k) is
+    BPTT(k, k); the mistakes are other choices of first(t)."""
+    x, h0, W, U, hs = cache[:5]
+    N, T, H = hs.shape
+    prev = np.concatenate([h0[:, None], hs[:, :-1]], axis=1)
+    deltas, dh0 = np.zeros_like(hs), np.zeros_like(h0)
+    for t in range(T):
+        g = dhs[:, t]
+        lo = first(t)
+        for s in range(t, lo - 1, -1):
+            delta = g * (1.0 - hs[:, s] ** 2)
+            deltas[:, s] += delta
+            g = delta @ U.T
+        if lo == 0 and keep_dh0:
+            dh0 = dh0 + g
+    dx = deltas @ W.T
+    dW = np.einsum("ntd,nth->dh", x, deltas)
+    dU = np.einsum("ntk,nth->kh", prev, deltas)
+    return dx, dh0, dW, dU, deltas.sum(axis=(0, 1))
+
+
+def _tbptt_inputs():
+    """T = 8 and k = 3: three chunks, the last one shorter (k does not divide T)."""
+    r = _rng(3062)
+    N, T, D, H = 2, 8, 3, 4
+    x = r.normal(size=(N, T, D))
+    h0 = r.normal(scale=0.5, size=(N, H))
+    W = r.normal(scale=0.7, size=(D, H))
+    U = r.normal(scale=0.7, size=(H, H))
+    b = r.normal(scale=0.3, size=H)
+    _, cache = rnn.rnn_forward(x, h0, W, U, b)
+    return r.normal(size=(N, T, H)), cache, 3
+
+
+def check_truncated_bptt(truncated_bptt: Callable) -> Feedback:
+    """Notebook 06: ``truncated_bptt(dhs, cache, k) -> (dx, dh0, dW, dU, db)``, BPTT(k, k).
+
+    The sequence is cut into chunks of k steps (the last one may be shorter); the gradient of
+    each step's loss flows back to the first step of its own chunk and no further (the state
+    is detached at every chunk boundary); dh0 receives what the first chunk sends back.
+    Reference: ``rnn.rnn_backward_truncated(dhs, cache, k, k)``; cache from ``rnn.rnn_forward``.
+    """
+    dhs, cache, k = _tbptt_inputs()
+    expected = rnn.rnn_backward_truncated(dhs, cache, k, k)
+    chunk_start = lambda t: t - t % k  # noqa: E731
+    mistakes = {
+        "nothing is truncated: this is full BPTT (rnn_backward); in BPTT(k, k) the gradient stops at the "
+        "first step of each chunk of k steps, the state entering a chunk is treated as a constant":
+            _tbptt(dhs, cache, lambda t: 0),
+        "the truncation is per step, not per chunk: each step's gradient went back k steps from itself "
+        "(a sliding window); in BPTT(k, k) the gradients of a whole chunk are sent back together and "
+        "stop at the chunk's first step, so the last step of a chunk reaches k steps back and its first "
+        "step only itself": _tbptt(dhs, cache, lambda t: max(t - k + 1, 0)),
+        "off by one: the gradient crossed the chunk boundary by one step (it reached the last step of "
+        "the previous chunk); the chunks are steps 1..k, k+1..2k, ... and the gradient stops at their "
+        "first step": _tbptt(dhs, cache, lambda t: max(chunk_start(t) - 1, 0)),
+        "off by one: the chunk boundaries are shifted by one step (the chunks are steps 1..k-1, k..2k-1, "
+        "...); the first chunk holds steps 1..k, so the state is detached after steps k, 2k, ...":
+            _tbptt(dhs, cache, lambda t: max((t + 1) - (t + 1) % k - 1, 0)),
+        "dh0 is missing (zeros): the first chunk starts from h_0, so the gradient that reaches step 1 "
+        "goes on to h_0 as δ_1 Uᵀ": _tbptt(dhs, cache, chunk_start, keep_dh0=False),
+    }
+    return check_against("truncated_bptt", truncated_bptt, (dhs, cache, k), expected, mistakes)
+
+
+# --------------------------------------------------------------------------------------
+# notebook 07: bidirectional RNN
+# --------------------------------------------------------------------------------------
+
+def _birnn_inputs():
+    r = _rng(307)
+    N, T, D, H = 2, 5, 3, 4
+    x = r.normal(size=(N, T, D))
+    weights = []
+    for _ in range(2):
+        weights += [r.normal(scale=0.6, size=(D, H)), r.normal(scale=0.6, size=(H, H)), r.normal(scale=0.3, size=H)]
+    return (x, *weights)
+
+
+def check_birnn_forward(birnn_forward: Callable) -> Feedback:
+    """Notebook 07: ``birnn_forward(x, W_f, U_f, b_f, W_b, U_b, b_b) -> out (N, T, 2H)``.
+
+    out_t = [h→_t | h←_t], zero initial states: the forward RNN over x_1..x_T, the backward RNN
+    over x_T..x_1 with its states put back in time order, as Keras
+    ``Bidirectional(SimpleRNN(H, return_sequences=True))``. Build it from ``rnn.rnn_forward``.
+    """
+    args = _birnn_inputs()
+    x, W_f, U_f, b_f, W_b, U_b, b_b = args
+    expected = rnn.birnn_forward(x, None, None, W_f, U_f, b_f, W_b, U_b, b_b)[0]
+    hs_f = rnn.rnn_forward(x, None, W_f, U_f, b_f)[0]
+    hs_b_rev = rnn.rnn_forward(x[:, ::-1], None, W_b, U_b, b_b)[0]   # in reversed time
+    hs_b = hs_b_rev[:, ::-1]
+    mistakes = {
+        "the backward states are not put back in time order: the backward RNN ran over x_T..x_1, so "
+        "its output k belongs to step T-k; reverse it again ([:, ::-1]) before concatenating":
+            np.concatenate([hs_f, hs_b_rev], axis=2),
+        "the directions are swapped: Keras concatenates [forward | backward], the forward states in "
+        "the first H columns": np.concatenate([hs_b, hs_f], axis=2),
+        "the directions are summed, not concatenated: merge_mode='concat' gives (N, T, 2H)": hs_f + hs_b,
+        "the backward RNN reads the sequence forwards: reverse x in time (x[:, ::-1]) before running it":
+            np.concatenate([hs_f, rnn.rnn_forward(x, None, W_b, U_b, b_b)[0]], axis=2),
+        "both directions use the forward weights: the backward RNN has its own W_b, U_b, b_b":
+            np.concatenate([hs_f, rnn.rnn_forward(x[:, ::-1], None, W_f, U_f, b_f)[0][:, ::-1]], axis=2),
+    }
+    return check_against("birnn_forward", birnn_forward, args, expected, mistakes)
+
+
+# --------------------------------------------------------------------------------------
+# notebook 07: one GRU step, Keras' reset_after=True
+# --------------------------------------------------------------------------------------
+
+def _gru_inputs():
+    """x_t (2, 3), h_prev (2, 4), W (3, 12), U (4, 12), b (2, 12): both bias rows nonzero."""
+    r = _rng(3071)
+    D, H = 3, 4
+    return (r.normal(size=(2, D)), r.normal(scale=0.8, size=(2, H)), r.normal(scale=0.6, size=(D, 3 * H)),
+            r.normal(scale=0.6, size=(H, 3 * H)), r.normal(scale=0.5, size=(2, 3 * H)))
+
+
+def _gru_variant(x_t, h_prev, W, U, b, *, reset_before=False, swap_z=False, rec_bias=True, rec_bias_in_r=True):
+    H = h_prev.shape[1]
+    sig = lambda a: 1.0 / (1.0 + np.exp(-a))  # noqa: E731
+    a = x_t @ W + b[0]
+    u = h_prev @ U + (b[1] if rec_bias else 0.0)
+    z = sig(a[:, :H] + u[:, :H])
+    r = sig(a[:, H:2 * H] + u[:, H:2 * H])
+    b_h = b[1, 2 * H:] if rec_bias else 0.0
+    if reset_before:
+        h_hat = np.tanh(a[:, 2 * H:] + (r * h_prev) @ U[:, 2 * H:] + b_h)
+    elif rec_bias_in_r:
+        h_hat = np.tanh(a[:, 2 * H:] + r * u[:, 2 * H:])
+    else:
+        h_hat = np.tanh(a[:, 2 * H:] + r * (h_prev @ U[:, 2 * H:]) + b_h)
+    return (1.0 - z) * h_prev + z * h_hat if swap_z else z * h_prev + (1.0 - z) * h_hat
+
+
+def check_gru_step(gru_step: Callable) -> Feedback:
+    """Notebook 07: ``gru_step(x_t, h_prev, W, U, b) -> h``, one Keras GRU step (reset_after=True).
+
+    W (D, 3H), U (H, 3H), b (2, 3H) in Keras' order z, r, h; b[0] the input bias, b[1] the
+    recurrent bias. Reference: ``rnn.gru_step_forward``.
+    """
+    args = _gru_inputs()
+    expected = rnn.gru_step_forward(*args)[0]
+    mistakes = {
+        "the reset gate is applied before the recurrent product, (r ⊙ h_{t-1}) U_h: that is the original "
+        "GRU (Keras reset_after=False); Keras' default multiplies after it, r ⊙ (h_{t-1} U_h + b_h^rec)":
+            _gru_variant(*args, reset_before=True),
+        "z and 1 - z are swapped: in Keras h_t = z ⊙ h_{t-1} + (1 - z) ⊙ ĥ, so z ≈ 1 keeps the old state":
+            _gru_variant(*args, swap_z=True),
+        "the recurrent bias b[1] is ignored: with reset_after=True the bias has two rows, b[0] added to "
+        "x_t W and b[1] to h_{t-1} U": _gru_variant(*args, rec_bias=False),
+        "the recurrent bias of the candidate sits outside the reset gate: ĥ = tanh(x_t W_h + b_h^in + "
+        "r ⊙ (h_{t-1} U_h + b_h^rec)), r multiplies b_h^rec too (adding b[0] + b[1] once gives this slip)":
+            _gru_variant(*args, rec_bias_in_r=False),
+    }
+    return check_against("gru_step", gru_step, args, expected, mistakes)
