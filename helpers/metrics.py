@@ -334,8 +334,10 @@ def _bootstrap_over_patients(arrays, statistic, level: float, n_resamples: int, 
     key = "rng" if "rng" in inspect.signature(bootstrap).parameters else "random_state"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateDataWarning)  # nan one-class resamples: dropped below
+        # batch: at most 250 resamples per vectorised call, so memory stays O(250 N) for any
+        # n_resamples; the generator's stream, hence the interval, is the same as in one call
         res = bootstrap(tuple(arrays), statistic, n_resamples=int(n_resamples), vectorized=True, paired=True,
-                        confidence_level=float(level), method="percentile", **{key: gen})
+                        confidence_level=float(level), method="percentile", batch=250, **{key: gen})
     dist = np.asarray(res.bootstrap_distribution, dtype=np.float64)
     dist = dist[np.isfinite(dist)]
     if dist.size == 0:

@@ -547,3 +547,37 @@ def test_calibration_table_rejects_bad_labels_and_probabilities():
         metrics.calibration_table([0, 1, 1], [0.2, 0.8])
     with pytest.raises(ValueError, match=r"calibration_table: p must be probabilities in \[0, 1\]"):
         metrics.calibration_table([0, 1], [0.2, 1.5])
+
+
+def test_auc_ci_in_batches_equals_one_vectorised_bootstrap():
+    """auc_ci resamples in batches (bounded memory); the interval is that of one unbatched call."""
+    import inspect
+
+    from scipy.stats import bootstrap
+
+    from helpers.metrics import _auc_of_rows
+
+    rng = np.random.default_rng(7)
+    y = (rng.random(600) < 0.1).astype(int)
+    p = (rng.random(600) + 0.8 * y) / 1.8
+    key = "rng" if "rng" in inspect.signature(bootstrap).parameters else "random_state"
+    whole = bootstrap((y, p), _auc_of_rows, n_resamples=1100, vectorized=True, paired=True, method="percentile",
+                      **{key: np.random.default_rng(3)})
+    dist = np.asarray(whole.bootstrap_distribution)
+    expected = np.quantile(dist[np.isfinite(dist)], [0.025, 0.975])
+    _, low, high = metrics.auc_ci(y, p, n_resamples=1100, seed=3)
+    np.testing.assert_allclose([low, high], expected, rtol=0, atol=0)
+
+
+def test_auc_ci_memory_does_not_grow_with_the_resamples():
+    """2000 resamples of 5,000 patients at once need about 650 MiB; in batches of 250, about an eighth."""
+    import tracemalloc
+
+    rng = np.random.default_rng(8)
+    y = (rng.random(5_000) < 0.05).astype(int)
+    p = (rng.random(5_000) + y) / 2
+    tracemalloc.start()
+    metrics.auc_ci(y, p, n_resamples=2000)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 200 * 2**20, f"auc_ci peaked at {peak / 2**20:.0f} MiB"
