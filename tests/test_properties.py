@@ -482,17 +482,19 @@ def test_lstm_step_matches_tf(tf, dims, dtype, no_dc, seed):
     assert_all_close([h, c, *grads], [hc_tf[0], hc_tf[1], *grads_tf], names, dtype)
 
 
-def keras_sequence(tf, layer_cls, H, x, states, weights, upstreams):
+def keras_sequence(tf, layer_cls, H, x, states, weights, upstreams, mask=None):
     """A float64 Keras layer (return_sequences, return_state for LSTM) with ``weights`` copied in:
-    its outputs and the gradients of Σ upstream ⊙ output w.r.t. x, the states and the weights."""
+    its outputs and the gradients of Σ upstream ⊙ output w.r.t. x, the states and the weights
+    (mask: None or (N, T) bool, Keras' ``mask`` argument)."""
     lstm = layer_cls.__name__ == "LSTM"
     layer = layer_cls(H, return_sequences=True, return_state=lstm, dtype="float64")
     layer.build(x.shape)
-    layer.set_weights(weights)
-    xt, st_ = tf.constant(x), [tf.constant(s) for s in states]
+    layer.set_weights([np.asarray(w, np.float64) for w in weights])
+    xt, st_ = tf.constant(np.asarray(x, np.float64)), [tf.constant(np.asarray(s, np.float64)) for s in states]
+    upstreams = [np.asarray(u, np.float64) for u in upstreams]
     with tf.GradientTape() as tape:
         tape.watch([xt, *st_])
-        outs = layer(xt, initial_state=st_ if lstm else st_[0])
+        outs = layer(xt, initial_state=st_ if lstm else st_[0], mask=None if mask is None else tf.constant(mask))
         outs = list(outs) if lstm else [outs]
         outs = [outs[0], outs[2]] if lstm else outs          # hs, and c_T for the LSTM
         loss = tf.add_n([tf.reduce_sum(o * u) for o, u in zip(outs, upstreams)])
@@ -533,6 +535,159 @@ def test_lstm_forward_backward_match_keras_lstm(tf, dims, zero_states, with_dcT,
     grads = rnn.lstm_backward(dhs, cache, dcT if with_dcT else None)
     (hs_k, cT_k), grads_k = keras_sequence(tf, keras.layers.LSTM, H, x, [h0, c0], [W, U, b], [dhs, dcT])
     assert_all_close([hs, cT, *grads], [hs_k, cT_k, *grads_k], ["hs", "c_T", "dx", "dh0", "dc0", "dW", "dU", "db"])
+
+
+def tf_gru_step(tf, x, h, W, U, b):
+    """Keras' GRU cell with reset_after=True: gate blocks z, r, h; b = [input bias, recurrent bias]."""
+    az, ar, ah = tf.split(tf.matmul(x, W) + b[0], 3, axis=1)
+    uz, ur, uh = tf.split(tf.matmul(h, U) + b[1], 3, axis=1)
+    z, r = tf.sigmoid(az + uz), tf.sigmoid(ar + ur)
+    return z * h + (1.0 - z) * tf.tanh(ah + r * uh)
+
+
+def gru_params(r, D, H, dtype=np.float64):
+    return [_normal(r, (D, 3 * H), dtype, 0.7), _normal(r, (H, 3 * H), dtype, 0.7), _normal(r, (2, 3 * H), dtype, 0.3)]
+
+
+@examples(40)
+@given(dims=rnn_dims, dtype=dtypes, seed=seeds)
+def test_gru_step_matches_tf(tf, dims, dtype, seed):
+    N, _, D, H = dims
+    r = np.random.default_rng(seed)
+    args = [_normal(r, (N, D), dtype), _normal(r, (N, H), dtype, 0.7), *gru_params(r, D, H, dtype)]
+    h, cache = rnn.gru_step_forward(*args)
+    dh = _normal(r, h.shape, dtype)
+    grads = rnn.gru_step_backward(dh, cache)
+    h_tf, grads_tf = tf_value_and_grads(tf, lambda *a: tf_gru_step(tf, *a), args, dh)
+    assert_all_close([h, *grads], [h_tf, *grads_tf], ["h", "dx_t", "dh_prev", "dW", "dU", "db"], dtype)
+
+
+@examples(15)
+@given(dims=rnn_dims, dtype=dtypes, zero_h0=st.booleans(), seed=seeds)
+def test_gru_forward_backward_match_keras_gru(tf, dims, dtype, zero_h0, seed):
+    """Keras' default GRU (reset_after=True, b of shape (2, 3H)) with our weights copied in."""
+    import keras
+
+    N, T, D, H = dims
+    r = np.random.default_rng(seed)
+    x, h0 = _normal(r, (N, T, D), dtype), (np.zeros((N, H), dtype) if zero_h0 else _normal(r, (N, H), dtype))
+    W, U, b = gru_params(r, D, H, dtype)
+    hs, cache = rnn.gru_forward(x, None if zero_h0 else h0, W, U, b)
+    dhs = _normal(r, hs.shape, dtype)
+    grads = rnn.gru_backward(dhs, cache)
+    (hs_k,), grads_k = keras_sequence(tf, keras.layers.GRU, H, x, [h0], [W, U, b], [dhs])
+    assert_all_close([hs, *grads], [hs_k, *grads_k], ["hs", "dx", "dh0", "dW", "dU", "db"], dtype)
+
+
+def rnn_params(r, D, H, dtype=np.float64):
+    return [_normal(r, (D, H), dtype, 0.7), _normal(r, (H, H), dtype, 0.7), _normal(r, H, dtype, 0.3)]
+
+
+def post_padding_mask(lengths, T):
+    """mask[n, t] = True for the first lengths[n] steps: the real steps first, then padding."""
+    return np.arange(T) < np.asarray(lengths)[:, None]
+
+
+@examples(20)
+@given(dims=rnn_dims, dtype=dtypes, masked=st.booleans(), data=st.data(), seed=seeds)
+def test_truncated_bptt_kk_matches_tf_stop_gradient_every_k_steps(tf, dims, dtype, masked, data, seed):
+    """BPTT(k, k) = autodiff of one forward pass with tf.stop_gradient on h_k, h_2k, ... (k > T: full
+    BPTT); a mask (any pattern) carries the state, as tf.where does."""
+    N, T, D, H = dims
+    k = data.draw(st.integers(1, T + 1), label="k")
+    r = np.random.default_rng(seed)
+    x, h0, (W, U, b) = _normal(r, (N, T, D), dtype), _normal(r, (N, H), dtype), rnn_params(r, D, H, dtype)
+    mask = r.random((N, T)) < 0.7 if masked else None
+    hs, cache = rnn.rnn_forward(x, h0, W, U, b, mask)
+    dhs = _normal(r, hs.shape, dtype)
+    grads = rnn.rnn_backward_truncated(dhs, cache, k, k)
+
+    def detached_every_k(x, h, W, U, b):
+        out = []
+        for t in range(T):
+            if t and t % k == 0:
+                h = tf.stop_gradient(h)                   # h_t for t = k, 2k, ...: nothing flows below
+            h_new = tf_rnn_step(tf, x[:, t], h, W, U, b)
+            h = h_new if mask is None else tf.where(mask[:, t, None], h_new, h)
+            out.append(h)
+        return tf.stack(out, axis=1)
+
+    hs_tf, grads_tf = tf_value_and_grads(tf, detached_every_k, [x, h0, W, U, b], dhs)
+    assert_all_close([hs, *grads], [hs_tf, *grads_tf], ["hs", "dx", "dh0", "dW", "dU", "db"], dtype)
+
+
+@examples(25)
+@given(dims=rnn_dims, dtype=dtypes, extra=st.integers(0, 3), masked=st.booleans(), seed=seeds)
+def test_truncated_bptt_with_k1_equal_to_t_is_rnn_backward(dims, dtype, extra, masked, seed):
+    N, T, D, H = dims
+    r = np.random.default_rng(seed)
+    x, h0, (W, U, b) = _normal(r, (N, T, D), dtype), _normal(r, (N, H), dtype), rnn_params(r, D, H, dtype)
+    mask = r.random((N, T)) < 0.7 if masked else None
+    hs, cache = rnn.rnn_forward(x, h0, W, U, b, mask)
+    dhs = _normal(r, hs.shape, dtype)
+    full = rnn.rnn_backward(dhs, cache)
+    assert_all_close(rnn.rnn_backward_truncated(dhs, cache, T, T + extra), [g.astype(np.float64) for g in full],
+                     [f"BPTT({T}, {T + extra}) {n}" for n in ["dx", "dh0", "dW", "dU", "db"]], dtype)
+
+
+@examples(15)
+@given(dims=rnn_dims, dtype=dtypes, data=st.data(), seed=seeds)
+def test_masked_rnn_forward_backward_match_keras_simplernn(tf, dims, dtype, data, seed):
+    """Post-padding (random lengths >= 1, random values in the padding), h0 = 0: Keras' mask."""
+    import keras
+
+    N, T, D, H = dims
+    lengths = data.draw(st.lists(st.integers(1, T), min_size=N, max_size=N), label="lengths")
+    mask = post_padding_mask(lengths, T)
+    r = np.random.default_rng(seed)
+    x, (W, U, b) = _normal(r, (N, T, D), dtype), rnn_params(r, D, H, dtype)
+    hs, cache = rnn.rnn_forward(x, None, W, U, b, mask)
+    dhs = _normal(r, hs.shape, dtype)
+    grads = rnn.rnn_backward(dhs, cache)
+    (hs_k,), grads_k = keras_sequence(tf, keras.layers.SimpleRNN, H, x, [np.zeros((N, H))], [W, U, b], [dhs],
+                                      mask=mask)
+    assert_all_close([hs, *grads], [hs_k, *grads_k], ["hs", "dx", "dh0", "dW", "dU", "db"], dtype)
+    assert not np.any(grads[0][~mask]), "a padded step's input gets no gradient"
+
+
+def keras_bidirectional(tf, H, x, h0_f, h0_b, weights, dout, mask=None):
+    """Keras ``Bidirectional(SimpleRNN(H, return_sequences=True))`` in float64 with ``weights``
+    copied in: out and the gradients of Σ dout ⊙ out w.r.t. x, h0_f, h0_b and the six weights."""
+    import keras
+
+    layer = keras.layers.Bidirectional(keras.layers.SimpleRNN(H, return_sequences=True, dtype="float64"),
+                                       dtype="float64")
+    layer.build(x.shape)
+    layer.set_weights([np.asarray(w, np.float64) for w in weights])
+    xt, ft, bt = (tf.constant(np.asarray(a, np.float64)) for a in (x, h0_f, h0_b))
+    with tf.GradientTape() as tape:
+        tape.watch([xt, ft, bt])
+        out = layer(xt, initial_state=[ft, bt], mask=None if mask is None else tf.constant(mask))
+        loss = tf.reduce_sum(out * np.asarray(dout, np.float64))
+    grads = tape.gradient(loss, [xt, ft, bt, *layer.trainable_weights], unconnected_gradients="zero")
+    return out.numpy(), [g.numpy() for g in grads]
+
+
+@examples(12)
+@given(dims=rnn_dims, dtype=dtypes, zero_h0=st.booleans(), padded=st.booleans(), data=st.data(), seed=seeds)
+def test_birnn_forward_backward_match_keras_bidirectional(tf, dims, dtype, zero_h0, padded, data, seed):
+    """Copied weights (forward then backward, as Bidirectional.get_weights()); padded: a post-padding
+    mask, where Bidirectional returns zeros."""
+    N, T, D, H = dims
+    mask = None
+    if padded:
+        mask = post_padding_mask(data.draw(st.lists(st.integers(1, T), min_size=N, max_size=N), label="lengths"), T)
+    r = np.random.default_rng(seed)
+    x = _normal(r, (N, T, D), dtype)
+    h0_f, h0_b = (np.zeros((N, H), dtype),) * 2 if zero_h0 else (_normal(r, (N, H), dtype), _normal(r, (N, H), dtype))
+    weights = [*rnn_params(r, D, H, dtype), *rnn_params(r, D, H, dtype)]
+    states = (None, None) if zero_h0 else (h0_f, h0_b)
+    out, cache = rnn.birnn_forward(x, *states, *weights, mask=mask)
+    dout = _normal(r, out.shape, dtype)
+    grads = rnn.birnn_backward(dout, cache)
+    out_k, grads_k = keras_bidirectional(tf, H, x, h0_f, h0_b, weights, dout, mask)
+    names = ["out", "dx", "dh0_f", "dh0_b", "dW_f", "dU_f", "db_f", "dW_b", "dU_b", "db_b"]
+    assert_all_close([out, *grads], [out_k, *grads_k], names, dtype)
 
 
 @examples(25)
@@ -656,41 +811,89 @@ def test_pooling_window_too_big_names_both_shapes(H, W, KH, KW, kind):
     assert_names_shapes(err, "im2col", (2, H, W, 1), (KH, KW))
 
 
+GATES = {"rnn": 1, "birnn": 1, "gru": 3, "lstm": 4}
+
+
 @st.composite
 def bad_rnn_cases(draw):
+    """A recurrent layer whose shapes disagree in one way; the GRU's b is (2, 3H), birnn's
+    arrays are those of its forward direction (x, h0_f, W_f, U_f, b_f)."""
     N, D, H = draw(small), draw(small), draw(small)
-    gates = draw(st.sampled_from([1, 4]))
-    which = draw(st.sampled_from(["x", "U", "b", "h0"]))
-    shapes = {"x": (N, 3, D), "h0": (N, H), "W": (D, gates * H), "U": (H, gates * H), "b": (gates * H,)}
+    cell = draw(st.sampled_from(sorted(GATES)))
+    GH = GATES[cell] * H
+    which = draw(st.sampled_from(["x", "U", "b", "h0"] + (["mask"] if cell in ("rnn", "birnn") else [])))
+    shapes = {"x": (N, 3, D), "h0": (N, H), "W": (D, GH), "U": (H, GH), "b": (2, GH) if cell == "gru" else (GH,)}
     if which == "x":
         shapes["x"] = (N, 3, draw(other_than(D)))
         pair = ("x", "W")
     elif which == "U":
-        shapes["U"] = (draw(other_than(H)), gates * H)
+        shapes["U"] = (draw(other_than(H)), GH)
         pair = ("U", "W")
     elif which == "b":
-        shapes["b"] = (draw(st.integers(1, 17).filter(lambda o: o != gates * H)),)
+        shapes["b"] = shapes["b"][:-1] + (draw(st.integers(1, 17).filter(lambda o: o != GH)),)
         pair = ("b", "W")
-    else:
+    elif which == "h0":
         shapes["h0"] = (N, draw(other_than(H)))
         pair = ("h0", "x")
-    return gates, shapes, pair
-
-
-@examples(60)
-@given(case=bad_rnn_cases(), step=st.booleans())
-def test_rnn_and_lstm_name_both_shapes(case, step):
-    gates, s, pair = case
-    a = {k: np.ones(v) for k, v in s.items()}
-    if step:   # the step functions call x "x_t" and h0 "h_prev", and take one time step
-        a["x"] = a["x"][:, 0]
-        func = rnn.rnn_step_forward if gates == 1 else rnn.lstm_step_forward
     else:
-        func = rnn.rnn_forward if gates == 1 else rnn.lstm_forward
-    args = [a["x"], a["h0"]] + ([] if gates == 1 else [None]) + [a["W"], a["U"], a["b"]]
+        shapes["mask"] = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4).filter(lambda m: m != (N, 3)))
+        pair = ("mask", "x")
+    return cell, shapes, pair
+
+
+FORWARDS = {("rnn", False): "rnn_forward", ("rnn", True): "rnn_step_forward", ("lstm", False): "lstm_forward",
+            ("lstm", True): "lstm_step_forward", ("gru", False): "gru_forward", ("gru", True): "gru_step_forward"}
+
+
+@examples(80)
+@given(case=bad_rnn_cases(), step=st.booleans())
+def test_rnn_lstm_gru_and_birnn_name_both_shapes(case, step):
+    cell, s, pair = case
+    a = {k: np.ones(v) for k, v in s.items()}
+    kwargs = {"mask": a.pop("mask")} if "mask" in a else {}
+    if cell == "birnn":        # both directions get the same (valid or invalid) weights
+        name = "birnn_forward"
+        args = [a["x"], a["h0"], None, a["W"], a["U"], a["b"], a["W"], a["U"], a["b"]]
+    else:
+        step = step and not kwargs
+        if step:   # the step functions call x "x_t" and h0 "h_prev", and take one time step
+            a["x"] = a["x"][:, 0]
+        name = FORWARDS[cell, step]
+        args = [a["x"], a["h0"]] + ([None] if cell == "lstm" else []) + [a["W"], a["U"], a["b"]]
     with pytest.raises(ValueError) as err:
-        func(*args)
-    assert_names_shapes(err, func.__name__, *(a[k].shape for k in pair))
+        getattr(rnn, name)(*args, **kwargs)
+    shapes = {**a, **kwargs}
+    assert_names_shapes(err, name, *(shapes[k].shape for k in pair))
+
+
+@examples(40)
+@given(T=st.integers(1, 6), k1=st.integers(-2, 8), k2=st.integers(-2, 8), cut=st.booleans())
+def test_invalid_truncation_lengths_name_both_values(T, k1, k2, cut):
+    assume(not 1 <= k1 <= k2)
+    r = np.random.default_rng(0)
+    _, cache = rnn.rnn_forward(r.standard_normal((2, T, 3)), None, *rnn_params(r, 3, 2))
+    func = "truncation_mask" if cut else "rnn_backward_truncated"
+    with pytest.raises(ValueError, match=rf"^{func}: .*k1 = {k1}, k2 = {k2}"):
+        rnn.truncation_mask(T, k1, k2) if cut else rnn.rnn_backward_truncated(np.zeros((2, T, 2)), cache, k1, k2)
+
+
+@examples(40)
+@given(N=small, T=small, H=small, K=small, which=st.sampled_from(["hs", "c", "y", "mask"]), data=st.data())
+def test_temporal_dense_and_loss_name_both_shapes(N, T, H, K, which, data):
+    other_shape = hnp.array_shapes(min_dims=1, max_dims=3, max_side=4)
+    if which in ("hs", "c"):
+        hs = np.ones((N, T, H if which == "c" else data.draw(other_than(H), label="H'")))
+        V, c = np.ones((H, K)), np.ones(K if which == "hs" else data.draw(other_than(K), label="K'"))
+        with pytest.raises(ValueError) as err:
+            rnn.temporal_dense_forward(hs, V, c)
+        assert_names_shapes(err, "temporal_dense_forward", (hs if which == "hs" else c).shape, V.shape)
+        return
+    logits = np.zeros((N, T, K))
+    bad = data.draw(other_shape.filter(lambda s: s != (N, T)), label=which)
+    y, mask = (np.zeros(bad, dtype=int), None) if which == "y" else (np.zeros((N, T), dtype=int), np.ones(bad, bool))
+    with pytest.raises(ValueError) as err:
+        rnn.temporal_softmax_cross_entropy(logits, y, mask)
+    assert_names_shapes(err, "temporal_softmax_cross_entropy", bad, logits.shape)
 
 
 @examples(40)
@@ -739,13 +942,25 @@ def _forward_caches():
     out["lstm_step_backward"] = (lambda d: rnn.lstm_step_backward(d, None, c7), (4, 2))
     _, c8 = rnn.lstm_forward(r.standard_normal((4, 5, 3)), None, None, W4, U4, b4)
     out["lstm_backward"] = (lambda d: rnn.lstm_backward(d, c8), (4, 5, 2))
+    mask = r.random((4, 5)) < 0.5
+    _, c9 = rnn.rnn_forward(r.standard_normal((4, 5, 3)), None, W, U, b, mask)
+    out["rnn_backward_truncated"] = (lambda d: rnn.rnn_backward_truncated(d, c9, 2, 3), (4, 5, 2))
+    _, c10 = rnn.birnn_forward(r.standard_normal((4, 5, 3)), None, None, W, U, b, W, U, b, mask=mask)
+    out["birnn_backward"] = (lambda d: rnn.birnn_backward(d, c10), (4, 5, 4))
+    W3, U3, b3 = r.standard_normal((3, 6)), r.standard_normal((2, 6)), np.zeros((2, 6))
+    _, c11 = rnn.gru_step_forward(r.standard_normal((4, 3)), None, W3, U3, b3)
+    out["gru_step_backward"] = (lambda d: rnn.gru_step_backward(d, c11), (4, 2))
+    _, c12 = rnn.gru_forward(r.standard_normal((4, 5, 3)), None, W3, U3, b3)
+    out["gru_backward"] = (lambda d: rnn.gru_backward(d, c12), (4, 5, 2))
+    _, c13 = rnn.temporal_dense_forward(r.standard_normal((4, 5, 2)), r.standard_normal((2, 3)), np.zeros(3))
+    out["temporal_dense_backward"] = (lambda d: rnn.temporal_dense_backward(d, c13), (4, 5, 3))
     return out
 
 
 BACKWARD = _forward_caches()
 
 
-@examples(80)
+@examples(120)
 @given(name=st.sampled_from(sorted(BACKWARD)), shape=hnp.array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=6))
 def test_backward_with_a_wrong_upstream_shape_names_both_shapes(name, shape):
     backward, expected = BACKWARD[name]
@@ -774,12 +989,17 @@ FUZZ = {
     "rnn_forward": (rnn.rnn_forward, 5),
     "lstm_step_forward": (rnn.lstm_step_forward, 6),
     "lstm_forward": (rnn.lstm_forward, 6),
+    "gru_step_forward": (rnn.gru_step_forward, 5),
+    "gru_forward": (rnn.gru_forward, 5),
+    "birnn_forward": (rnn.birnn_forward, 10),                       # with a mask (zeros: all padding)
+    "temporal_dense_forward": (rnn.temporal_dense_forward, 3),
+    "temporal_softmax_cross_entropy": (rnn.temporal_softmax_cross_entropy, 3),
     "hidden_state_jacobian_norms": (rnn.hidden_state_jacobian_norms, 2),
     "spectral_radius": (rnn.spectral_radius, 1),
 }
 
 
-@examples(150)
+@examples(200)
 @given(name=st.sampled_from(sorted(FUZZ)), data=st.data())
 def test_any_shapes_give_a_result_or_a_valueerror_naming_a_shape(name, data):
     func, n_args = FUZZ[name]
@@ -869,6 +1089,28 @@ def _nan_cases():
     cases += [("hidden_state_jacobian_norms", k, rnn.hidden_state_jacobian_norms, {"hs": hs, "U": U})
               for k in ("hs", "U")]
     cases.append(("spectral_radius", "U", rnn.spectral_radius, {"U": U}))
+    cases.append(("rnn_backward_truncated", "dhs", lambda dhs: rnn.rnn_backward_truncated(dhs, c_seq, 2, 3),
+                  {"dhs": n(4, 5, 2)}))
+    bi = {"x": n(4, 5, 3), "h0_f": n(4, 2), "h0_b": n(4, 2), "W_f": W, "U_f": U, "b_f": b, "W_b": W, "U_b": U, "b_b": b}
+    cases += [("birnn_forward", k, rnn.birnn_forward, bi) for k in bi]
+    _, c_bi = rnn.birnn_forward(**bi)
+    cases.append(("birnn_backward", "dout", lambda dout: rnn.birnn_backward(dout, c_bi), {"dout": n(4, 5, 4)}))
+    W3, U3, b3 = n(3, 6), n(2, 6), n(2, 6)
+    gstep = {"x_t": n(4, 3), "h_prev": n(4, 2), "W": W3, "U": U3, "b": b3}
+    cases += [("gru_step_forward", k, rnn.gru_step_forward, gstep) for k in gstep]
+    _, c_g = rnn.gru_step_forward(**gstep)
+    cases.append(("gru_step_backward", "dh", lambda dh: rnn.gru_step_backward(dh, c_g), {"dh": n(4, 2)}))
+    gseq = {"x": n(4, 5, 3), "h0": n(4, 2), "W": W3, "U": U3, "b": b3}
+    cases += [("gru_forward", k, rnn.gru_forward, gseq) for k in gseq]
+    _, c_gseq = rnn.gru_forward(**gseq)
+    cases.append(("gru_backward", "dhs", lambda dhs: rnn.gru_backward(dhs, c_gseq), {"dhs": n(4, 5, 2)}))
+    td = {"hs": hs, "V": n(2, 3), "c": n(3)}
+    cases += [("temporal_dense_forward", k, rnn.temporal_dense_forward, td) for k in td]
+    _, c_td = rnn.temporal_dense_forward(**td)
+    cases.append(("temporal_dense_backward", "dy", lambda dy: rnn.temporal_dense_backward(dy, c_td),
+                  {"dy": n(4, 5, 3)}))
+    tce = {"logits": n(4, 5, 3), "y": r.integers(0, 3, (4, 5)).astype(float)}   # float labels: whole numbers
+    cases += [("temporal_softmax_cross_entropy", k, rnn.temporal_softmax_cross_entropy, tce) for k in tce]
     return cases
 
 
