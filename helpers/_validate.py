@@ -58,3 +58,17 @@ def upstream_gradient(func: str, name: str, d, shape: tuple, what: str) -> np.nd
                          f"got {name} {d.shape}")
     check_finite(d, name, func)
     return d
+
+
+def integer_labels(func: str, y: np.ndarray, K: int) -> np.ndarray:
+    """Class labels as int64: whole-number floats are accepted, other floats and non-numbers refused.
+
+    The range 0..K-1 is checked by the caller, which knows which entries count.
+    """
+    if y.dtype.kind == "f":
+        check_finite(y, "y", func)
+        if np.any(y != np.round(y)):
+            raise ValueError(f"{func}: y must hold whole-number class labels 0..{K - 1}, got non-integer values")
+    elif y.dtype.kind not in "iub":
+        raise ValueError(f"{func}: y must hold integer class labels, got dtype {y.dtype}")
+    return y.astype(np.int64)

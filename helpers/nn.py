@@ -74,7 +74,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from helpers._validate import as_float_array, check_cache, check_finite, result_dtype, upstream_gradient
+from helpers._validate import as_float_array, check_cache, check_finite, integer_labels, result_dtype, upstream_gradient
 
 __all__ = [
     "ACTIVATIONS", "MLP", "SGD", "ActivationCache", "Adam", "BatchNormCache", "DenseCache", "DropoutCache",
@@ -377,13 +377,7 @@ def _class_labels(func: str, y, N: int, K: int) -> np.ndarray:
     if y.shape != (N,):
         raise ValueError(f"{func}: y must be integer class labels of shape (N,) = ({N},), "
                          f"got y {y.shape} for logits ({N}, {K})")
-    if y.dtype.kind == "f":
-        check_finite(y, "y", func)
-        if np.any(y != np.round(y)):
-            raise ValueError(f"{func}: y must hold whole-number class labels 0..{K - 1}, got non-integer values")
-    elif y.dtype.kind not in "iub":
-        raise ValueError(f"{func}: y must hold integer class labels, got dtype {y.dtype}")
-    labels = y.astype(np.int64)
+    labels = integer_labels(func, y, K)
     if N and (labels.min() < 0 or labels.max() >= K):
         raise ValueError(f"{func}: y must hold class labels 0..{K - 1} for logits ({N}, {K}), "
                          f"got labels from {labels.min()} to {labels.max()}")

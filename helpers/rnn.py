@@ -86,7 +86,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from helpers._validate import as_float_array, check_cache, check_finite, result_dtype, upstream_gradient
+from helpers._validate import as_float_array, check_cache, check_finite, integer_labels, result_dtype, upstream_gradient
 
 __all__ = [
     "rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
@@ -646,18 +646,12 @@ def temporal_softmax_cross_entropy(logits, y, mask=None):
     if y.shape != (N, T):
         raise ValueError(f"{func}: y must hold one integer label per step, shape (N, T) = ({N}, {T}), "
                          f"got y {y.shape} for logits {z.shape}")
-    if y.dtype.kind == "f":
-        check_finite(y, "y", func)
-        if np.any(y != np.round(y)):
-            raise ValueError(f"{func}: y must hold whole-number class labels 0..{K - 1}, got non-integer values")
-    elif y.dtype.kind not in "iub":
-        raise ValueError(f"{func}: y must hold integer class labels, got dtype {y.dtype}")
+    labels = integer_labels(func, y, K)
     m = np.ones((N, T), dtype=bool) if mask is None else _mask(func, mask, N, T, "logits", z.shape)
     count = int(m.sum())
     if count == 0:
         raise ValueError(f"{func}: mask has no True entry (mask {m.shape}): the mean over the counted steps "
                          f"is undefined")
-    labels = y.astype(np.int64)
     bad = m & ((labels < 0) | (labels >= K))
     if np.any(bad):
         raise ValueError(f"{func}: y must hold class labels 0..{K - 1} for logits {z.shape} at the counted steps, "
