@@ -481,7 +481,12 @@ def rnn_backward(dhs, cache):
     dhs: (N, T, H); cache: from :func:`rnn_forward`.
     Returns dx (N, T, D), dh0 (N, H), dW (D, H), dU (H, H), db (H,).
     """
-    dhs, x, h0, W, U, hs, mask = _rnn_unpack("rnn_backward", dhs, cache)
+    return _full_bptt("rnn_backward", dhs, cache)
+
+
+def _full_bptt(func: str, dhs, cache):
+    """(BPTT) over every step for an rnn_forward cache: (dx, dh0, dW, dU, db)."""
+    dhs, x, h0, W, U, hs, mask = _rnn_unpack(func, dhs, cache)
     T = hs.shape[1]
     deltas = np.zeros_like(hs)                                       # δ_t for t = 1..T
     dh0 = _bptt_window(dhs, hs, U, mask, deltas, 0, 0, T)            # δ_1 Uᵀ
@@ -747,14 +752,8 @@ def birnn_backward(dout, cache):
     dout = upstream_gradient(func, "dout", dout, (N, T, 2 * H), "out")
     if mask is not None:
         dout = dout * mask[:, :, None]
-    grads = []
-    for c, d in ((fwd, dout[:, :, :H]), (bwd, dout[:, ::-1, H:])):
-        d, x, h0, W, U, hs, m = _rnn_unpack(func, d, c)
-        deltas = np.zeros_like(hs)
-        dh0 = _bptt_window(d, hs, U, m, deltas, 0, 0, T)
-        dx, dW, dU, db = _rnn_weight_grads(deltas, x, h0, W, hs)
-        grads.append((dx, dh0, dW, dU, db))
-    (dx_f, dh0_f, *dp_f), (dx_b, dh0_b, *dp_b) = grads
+    dx_f, dh0_f, *dp_f = _full_bptt(func, dout[:, :, :H], fwd)
+    dx_b, dh0_b, *dp_b = _full_bptt(func, dout[:, ::-1, H:], bwd)       # the backward RNN ran in reversed time
     return (dx_f + dx_b[:, ::-1], dh0_f, dh0_b, *dp_f, *dp_b)
 
 
