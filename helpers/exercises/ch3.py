@@ -82,17 +82,22 @@ def _bptt(dhs, cache, *, recurrent=True, transpose_u=True, previous_state=True, 
     return dx, dh0, dW, dU, db
 
 
-def _bptt_inputs():
-    r = _rng(3051)
-    N, T, D, H = 2, 5, 3, 4
+def _rnn_case(seed: int, T: int, scale: float):
+    """A random RNN run (N = 2, D = 3, H = 4) and an upstream gradient on every hidden state."""
+    r = _rng(seed)
+    N, D, H = 2, 3, 4
     x = r.normal(size=(N, T, D))
     h0 = r.normal(scale=0.5, size=(N, H))
-    W = r.normal(scale=0.6, size=(D, H))
-    U = r.normal(scale=0.6, size=(H, H))
+    W = r.normal(scale=scale, size=(D, H))
+    U = r.normal(scale=scale, size=(H, H))
     b = r.normal(scale=0.3, size=H)
     _, cache = rnn.rnn_forward(x, h0, W, U, b)
     dhs = r.normal(size=(N, T, H))  # a loss on every hidden state: every mistake shows
     return dhs, cache
+
+
+def _bptt_inputs():
+    return _rnn_case(3051, T=5, scale=0.6)
 
 
 def check_rnn_backward(rnn_backward: Callable) -> Feedback:
@@ -268,15 +273,7 @@ def _tbptt(dhs, cache, first, *, keep_dh0=True):
 
 def _tbptt_inputs():
     """T = 8 and k = 3: three chunks, the last one shorter (k does not divide T)."""
-    r = _rng(3062)
-    N, T, D, H = 2, 8, 3, 4
-    x = r.normal(size=(N, T, D))
-    h0 = r.normal(scale=0.5, size=(N, H))
-    W = r.normal(scale=0.7, size=(D, H))
-    U = r.normal(scale=0.7, size=(H, H))
-    b = r.normal(scale=0.3, size=H)
-    _, cache = rnn.rnn_forward(x, h0, W, U, b)
-    return r.normal(size=(N, T, H)), cache, 3
+    return (*_rnn_case(3062, T=8, scale=0.7), 3)
 
 
 def check_truncated_bptt(truncated_bptt: Callable) -> Feedback:
